@@ -1,0 +1,52 @@
+// Matrix product C[M, N] = op(A)[M, K] * op(B)[K, N] with optional transposes; the tiled core is
+// gemm.wgsl. A is stored [M, K], or [K, M] when TRANSPOSE_A; B is stored [K, N], or [N, K] when
+// TRANSPOSE_B; C is [M, N] row-major. Dense layers use it with x [batch, in], w [in, out]:
+//   forward  y = act(x w + bias)      (BIAS on)
+//   dx       = dy w^T                 (TRANSPOSE_B)
+//   dw       = x^T dy                 (TRANSPOSE_A)
+// Bindings: 0 params, 1 a, 2 b, 3 c, 4 bias (BIAS).
+
+struct Params {
+    m: u32, n: u32, k: u32, k_slice: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> a: array<f32>;
+@group(0) @binding(2) var<storage, read> b: array<f32>;
+@group(0) @binding(3) var<storage, read_write> c: array<f32>;
+
+const TRANSPOSE_A: u32 = {{TRANSPOSE_A}}u;
+const TRANSPOSE_B: u32 = {{TRANSPOSE_B}}u;
+
+fn gemm_m() -> u32 { return p.m; }
+fn gemm_n() -> u32 { return p.n; }
+fn gemm_k() -> u32 { return p.k; }
+fn k_slice() -> u32 { return p.k_slice; }
+
+fn load_a(m: u32, k: u32) -> f32 {
+    if (TRANSPOSE_A == 1u) {
+        return a[k * p.m + m];
+    }
+    return a[m * p.k + k];
+}
+
+fn load_b(k: u32, n: u32) -> f32 {
+    if (TRANSPOSE_B == 1u) {
+        return b[n * p.k + k];
+    }
+    return b[k * p.n + n];
+}
+
+//#if BIAS
+@group(0) @binding(4) var<storage, read> bias: array<f32>;
+
+fn store_c(m: u32, n: u32, slice: u32, value: f32) {
+    c[m * p.n + n] = activate(value + bias[n]);
+}
+//#endif
+
+//#if NO_BIAS
+fn store_c(m: u32, n: u32, slice: u32, value: f32) {
+    c[(slice * p.m + m) * p.n + n] = value;
+}
+//#endif

@@ -1,0 +1,26 @@
+//! Datasets: IDX files (MNIST and Fashion-MNIST format), folders of them, seeded stratified
+//! splits, and 10,000 MNIST digits embedded in the library (feature `embedded-data`).
+//!
+//! Every dataset is a [`Dataset`]: f32 pixels in NHWC order with u32 class labels. Readers and
+//! [`Dataset::from_parts`] validate their input and return a [`DataError`] that names the file or
+//! dataset and the sample at fault.
+
+mod dataset;
+mod dir;
+#[cfg(feature = "embedded-data")]
+mod embedded;
+mod error;
+mod idx;
+mod split;
+
+pub use dataset::{DataSplit, Dataset};
+pub use dir::load_dir;
+#[cfg(feature = "embedded-data")]
+pub use embedded::embedded_mnist;
+pub use error::DataError;
+pub use idx::{
+    encode_idx_images, encode_idx_labels, parse_idx_dataset, parse_idx_images, parse_idx_labels,
+    read_idx_dataset, read_idx_images, read_idx_labels, write_idx_images, write_idx_labels,
+    IdxImages,
+};
+pub use split::{stratified_split, DEFAULT_SPLIT_SEED, DEFAULT_TEST_FRACTION};

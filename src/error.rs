@@ -1,0 +1,36 @@
+//! Errors returned for bad user input and unavailable hardware.
+
+use thiserror::Error;
+
+/// Every error webcnn returns to a caller.
+#[derive(Debug, Error)]
+pub enum Error {
+    /// A dataset file or in-memory dataset is unusable.
+    #[error(transparent)]
+    Data(#[from] crate::data::DataError),
+    /// A model configuration or hyperparameter is invalid.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// A model file is unreadable or does not match the model.
+    #[error("invalid model file {path}: {message}")]
+    ModelFile {
+        /// File or source the model came from.
+        path: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// No usable GPU adapter or device.
+    #[error("GPU unavailable: {0}")]
+    Gpu(String),
+    /// A file could not be read or written.
+    #[error("cannot access {path}: {source}")]
+    Io {
+        /// File path.
+        path: String,
+        /// Underlying error.
+        source: std::io::Error,
+    },
+}
+
+/// Result with webcnn's [`Error`].
+pub type Result<T> = std::result::Result<T, Error>;

@@ -1,0 +1,146 @@
+//! Pipeline cache. A kernel is a WGSL module, an entry point and the values of its defines; the
+//! cache key holds all three, so every value that changes the generated shader gives its own
+//! pipeline.
+//!
+//! Defines act on the WGSL text in two ways: `{{NAME}}` is replaced by the value, and the lines
+//! between `//#if NAME` and `//#endif` are kept only when `NAME` is defined and non-zero.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+/// One compute kernel: module, entry point and source substitutions.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Kernel {
+    /// Name of the WGSL module (see [`module_sources`]).
+    pub module: &'static str,
+    /// Entry point in that module.
+    pub entry: &'static str,
+    /// Values for the `{{NAME}}` placeholders of the module.
+    pub defines: Vec<(&'static str, u32)>,
+}
+
+impl Kernel {
+    /// A kernel without substitutions.
+    pub fn new(module: &'static str, entry: &'static str) -> Self {
+        Self {
+            module,
+            entry,
+            defines: Vec::new(),
+        }
+    }
+
+    /// Adds a substitution for `{{name}}`.
+    pub fn define(mut self, name: &'static str, value: u32) -> Self {
+        self.defines.push((name, value));
+        self
+    }
+}
+
+/// The WGSL files that make up each module, concatenated in order.
+fn module_sources(module: &str) -> &'static [&'static str] {
+    const GEMM: &str = include_str!("../../shaders/gemm.wgsl");
+    const ACT: &str = include_str!("../../shaders/act.wgsl");
+    match module {
+        "conv2d" => &[include_str!("../../shaders/conv2d.wgsl"), ACT, GEMM],
+        "matmul" => &[include_str!("../../shaders/matmul.wgsl"), ACT, GEMM],
+        "pool" => &[include_str!("../../shaders/pool.wgsl")],
+        "activation" => &[include_str!("../../shaders/activation.wgsl"), ACT],
+        "loss" => &[include_str!("../../shaders/loss.wgsl")],
+        "optim" => &[include_str!("../../shaders/optim.wgsl")],
+        "reduce" => &[include_str!("../../shaders/reduce.wgsl")],
+        "dropout" => &[include_str!("../../shaders/dropout.wgsl")],
+        "peak" => &[include_str!("../../shaders/peak.wgsl")],
+        _ => panic!("unknown WGSL module {module}"),
+    }
+}
+
+/// Builds the WGSL source of `kernel`: conditional sections resolved, placeholders filled in.
+pub(crate) fn kernel_source(kernel: &Kernel) -> String {
+    let text = module_sources(kernel.module).concat();
+    let mut source = select_sections(&text, &kernel.defines);
+    for (name, value) in &kernel.defines {
+        source = source.replace(&format!("{{{{{name}}}}}"), &value.to_string());
+    }
+    assert!(
+        !source.contains("{{"),
+        "kernel {}::{} has an unfilled placeholder",
+        kernel.module,
+        kernel.entry
+    );
+    source
+}
+
+/// Keeps the lines of each `//#if NAME` ... `//#endif` section only when `NAME` is non-zero.
+/// Sections do not nest.
+fn select_sections(text: &str, defines: &[(&'static str, u32)]) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut keep = true;
+    for line in text.lines() {
+        let trimmed = line.trim();
+        if let Some(name) = trimmed.strip_prefix("//#if ") {
+            keep = defines.iter().any(|(n, v)| *n == name.trim() && *v != 0);
+        } else if trimmed == "//#endif" {
+            keep = true;
+        } else if keep {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+pub(crate) struct PipelineCache {
+    device: wgpu::Device,
+    pipelines: RefCell<HashMap<Kernel, (usize, Rc<wgpu::ComputePipeline>)>>,
+}
+
+impl PipelineCache {
+    pub(crate) fn new(device: wgpu::Device) -> Self {
+        Self {
+            device,
+            pipelines: RefCell::default(),
+        }
+    }
+
+    /// Returns the pipeline of `kernel` and its cache index, compiling it on first use.
+    pub(crate) fn get(&self, kernel: &Kernel) -> (usize, Rc<wgpu::ComputePipeline>) {
+        if let Some(found) = self.pipelines.borrow().get(kernel) {
+            return found.clone();
+        }
+        let source = kernel_source(kernel);
+        let label = format!("{}::{}", kernel.module, kernel.entry);
+        let module = self
+            .device
+            .create_shader_module(wgpu::ShaderModuleDescriptor {
+                label: Some(&label),
+                source: wgpu::ShaderSource::Wgsl(source.into()),
+            });
+        let pipeline = self
+            .device
+            .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(&label),
+                layout: None,
+                module: &module,
+                entry_point: Some(kernel.entry),
+                compilation_options: Default::default(),
+                cache: None,
+            });
+        let mut pipelines = self.pipelines.borrow_mut();
+        let entry = (pipelines.len(), Rc::new(pipeline));
+        pipelines.insert(kernel.clone(), entry.clone());
+        entry
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sections_follow_defines() {
+        let text = "a\n//#if X\nb\n//#endif\n//#if Y\nc\n//#endif\nd\n";
+        assert_eq!(select_sections(text, &[("X", 1), ("Y", 0)]), "a\nb\nd\n");
+        assert_eq!(select_sections(text, &[]), "a\nd\n");
+    }
+}

@@ -1,0 +1,114 @@
+//! Dense layer: `[batch, in]` times a `[in, out]` kernel, plus bias, fused activation.
+
+use super::{batch_of, Layer, ParamInit, ParamSlot, Pass, Saved};
+use crate::ops::{activation, matmul, Activation};
+use crate::tensor::Tensor;
+use crate::{Error, Result};
+
+use super::config::DenseConfig;
+
+pub(super) struct Dense {
+    inputs: usize,
+    output: Vec<usize>,
+    activation: Activation,
+    trainable: bool,
+    slots: Vec<ParamSlot>,
+}
+
+impl Dense {
+    pub(super) fn new(
+        c: &DenseConfig,
+        index: usize,
+        input: &[usize],
+        slot: &mut impl FnMut(&'static str, Vec<usize>, ParamInit) -> ParamSlot,
+    ) -> Result<Self> {
+        let &[inputs] = input else {
+            return Err(Error::Config(format!(
+                "layer {index} (dense) needs a flat input, got {input:?}; add a flatten layer before it"
+            )));
+        };
+        if c.units == 0 {
+            return Err(Error::Config(format!(
+                "layer {index} (dense): units must be at least 1, got 0"
+            )));
+        }
+        let kernel_init = ParamInit::Kernel {
+            initializer: c.kernel_initializer,
+            fan_in: inputs,
+            fan_out: c.units,
+        };
+        let slots = vec![
+            slot("kernel", vec![inputs, c.units], kernel_init),
+            slot("bias", vec![c.units], ParamInit::Zeros),
+        ];
+        Ok(Self {
+            inputs,
+            output: vec![c.units],
+            activation: c.activation,
+            trainable: c.trainable,
+            slots,
+        })
+    }
+}
+
+impl Layer for Dense {
+    fn output_shape(&self) -> &[usize] {
+        &self.output
+    }
+
+    fn params(&self) -> &[ParamSlot] {
+        &self.slots
+    }
+
+    fn activation(&self) -> Activation {
+        self.activation
+    }
+
+    fn forward(&self, pass: &Pass, x: &Tensor, logits: bool) -> (Tensor, Saved) {
+        let w = pass.param(&self.slots[0]);
+        let b = pass.param(&self.slots[1]);
+        let softmax = self.activation == Activation::Softmax;
+        let fused = if softmax {
+            Activation::Linear
+        } else {
+            self.activation
+        };
+        let mut y = matmul::dense_forward(pass.gpu, x, &w, &b, fused);
+        if softmax && !logits {
+            y = activation::activation_forward(pass.gpu, Activation::Softmax, &y);
+        }
+        let saved = Saved {
+            input: Some(x.clone()),
+            output: Some(y.clone()),
+            aux: None,
+        };
+        (y, saved)
+    }
+
+    fn backward(&self, pass: &Pass, saved: &Saved, dy: &Tensor, need_dx: bool) -> Option<Tensor> {
+        let x = saved.input.as_ref().expect("dense saves its input");
+        let y = saved.output.as_ref().expect("dense saves its output");
+        // A softmax layer is only trained through the fused loss, which hands back d(logits).
+        let dz = match self.activation {
+            Activation::Linear | Activation::Softmax => dy.clone(),
+            act => activation::activation_backward(pass.gpu, act, y, dy),
+        };
+        let batch = batch_of(x, &[self.inputs]);
+        let dz = dz.reshape(&[batch, self.output[0]]);
+
+        if self.trainable {
+            let dw = pass.grad(&self.slots[0]);
+            matmul::dense_backward_weight(pass.gpu, x, &dz, &dw, pass.accumulate);
+            crate::ops::reduce::bias_backward(
+                pass.gpu,
+                &dz,
+                &pass.grad(&self.slots[1]),
+                pass.accumulate,
+            );
+        }
+        need_dx.then(|| {
+            let w = pass.param(&self.slots[0]);
+            matmul::dense_backward_input(pass.gpu, &dz, &w, self.inputs)
+        })
+    }
+}

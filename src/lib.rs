@@ -1,0 +1,16 @@
+//! webcnn: train convolutional networks on the GPU through WebGPU, in the browser and natively.
+
+mod clock;
+pub mod data;
+pub mod error;
+pub mod gpu;
+pub mod io;
+pub mod layers;
+pub mod model;
+pub mod ops;
+pub mod optim;
+pub mod reference;
+pub mod tensor;
+pub mod train;
+
+pub use error::{Error, Result};

@@ -1,0 +1,195 @@
+//! Command line: train and evaluate webcnn models natively (Vulkan, Metal or DX12 through wgpu).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::rc::Rc;
+
+use clap::{Parser, Subcommand};
+use serde_json::json;
+use webcnn::data::{embedded_mnist, load_dir, DataSplit};
+use webcnn::gpu::{Gpu, GpuOptions};
+use webcnn::model::{Model, ModelConfig};
+use webcnn::optim::{Optimizer, OptimizerConfig};
+use webcnn::train::{self, Callbacks, TrainConfig};
+
+/// Train convolutional networks on the GPU through WebGPU's native backends.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train a model, print one line per epoch and the test metrics.
+    Train(TrainArgs),
+}
+
+#[derive(clap::Args)]
+struct TrainArgs {
+    /// Model: a preset (seed-cnn, lenet5) or a JSON model config file.
+    #[arg(long, default_value = "seed-cnn")]
+    model: String,
+    /// Folder of IDX files (MNIST or Fashion-MNIST names, gzipped or not); default: the
+    /// embedded 10,000 MNIST digits split 7:3.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Passes over the training set.
+    #[arg(long, default_value_t = 5)]
+    epochs: usize,
+    /// Examples per training step.
+    #[arg(long, default_value_t = 32)]
+    batch_size: usize,
+    /// Learning rate (default 0.001 for adam, 0.01 for sgd).
+    #[arg(long)]
+    learning_rate: Option<f64>,
+    /// Optimizer: adam or sgd.
+    #[arg(long, default_value = "adam")]
+    optimizer: String,
+    /// Momentum for sgd.
+    #[arg(long, default_value_t = 0.0)]
+    momentum: f64,
+    /// Fraction of the training set held out for validation each epoch.
+    #[arg(long, default_value_t = 0.1)]
+    validation_split: f64,
+    /// Seed for weights, shuffling, the validation split and dropout.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Write the trained model (safetensors with the JSON config) to this file.
+    #[arg(long)]
+    save: Option<PathBuf>,
+    /// Continue training from a model file written by --save (its config replaces --model).
+    #[arg(long)]
+    load: Option<PathBuf>,
+    /// Print a JSON object with the results as the last line.
+    #[arg(long)]
+    json: bool,
+}
+
+fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Train(args) => pollster::block_on(run_train(args)),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn model_config(name: &str) -> webcnn::Result<ModelConfig> {
+    if webcnn::model::PRESETS.contains(&name) {
+        return ModelConfig::preset(name);
+    }
+    let text = std::fs::read_to_string(name).map_err(|source| webcnn::Error::Io {
+        path: name.to_string(),
+        source,
+    })?;
+    ModelConfig::from_json(&text)
+}
+
+fn optimizer_config(args: &TrainArgs) -> webcnn::Result<OptimizerConfig> {
+    let mut config = OptimizerConfig::named(&args.optimizer, args.learning_rate)?;
+    if let OptimizerConfig::Sgd { momentum, .. } = &mut config {
+        *momentum = args.momentum;
+    }
+    config.validate()?;
+    Ok(config)
+}
+
+async fn run_train(args: TrainArgs) -> webcnn::Result<()> {
+    let train_config = TrainConfig {
+        epochs: args.epochs,
+        batch_size: args.batch_size,
+        validation_split: args.validation_split,
+        seed: args.seed,
+        shuffle: true,
+    };
+    train_config.validate()?;
+    let optimizer_config = optimizer_config(&args)?;
+    let data: DataSplit = match &args.data {
+        Some(dir) => load_dir(dir)?,
+        None => embedded_mnist()?,
+    };
+
+    let gpu = Rc::new(Gpu::new(GpuOptions::default()).await?);
+    let model = match &args.load {
+        Some(path) => webcnn::io::load(gpu.clone(), path)?,
+        None => Model::new(gpu.clone(), model_config(&args.model)?, args.seed)?,
+    };
+    let mut optimizer = Optimizer::new(&model, optimizer_config)?;
+    println!(
+        "adapter: {} ({:?}); train {} / test {} examples of {}",
+        gpu.info.name,
+        gpu.info.backend,
+        data.train.len(),
+        data.test.len(),
+        data.train.name
+    );
+    print!("{}", model.summary());
+
+    let callbacks = Callbacks {
+        on_epoch: Box::new(|r| {
+            let val = match (r.val_loss, r.val_accuracy) {
+                (Some(l), Some(a)) => format!(" val_loss {l:.4} val_accuracy {a:.4}"),
+                _ => String::new(),
+            };
+            println!(
+                "epoch {}: loss {:.4} accuracy {:.4}{val} ({:.0} examples/s, {:.1} s)",
+                r.epoch, r.loss, r.accuracy, r.examples_per_second, r.seconds
+            );
+        }),
+        ..Callbacks::default()
+    };
+    let started = std::time::Instant::now();
+    let history = train::fit(
+        &model,
+        &mut optimizer,
+        &data.train,
+        &train_config,
+        callbacks,
+    )
+    .await?;
+    let train_seconds = started.elapsed().as_secs_f64();
+    let test = train::evaluate(&model, &data.test, args.batch_size).await?;
+
+    println!(
+        "test: loss {:.4} accuracy {:.4} ({} examples)",
+        test.loss,
+        test.accuracy,
+        data.test.len()
+    );
+    println!("class  precision  recall  f1      support");
+    for (c, m) in test.per_class.iter().enumerate() {
+        println!(
+            "{c:<6} {:<10.4} {:<7.4} {:<7.4} {}",
+            m.precision, m.recall, m.f1, m.support
+        );
+    }
+    if let Some(path) = &args.save {
+        webcnn::io::save(&model, path).await?;
+        println!("saved model to {}", path.display());
+    }
+    if args.json {
+        let examples =
+            history.iter().map(|r| r.examples_per_second).sum::<f64>() / history.len() as f64;
+        let summary = json!({
+            "test_accuracy": test.accuracy,
+            "test_loss": test.loss,
+            "epochs": history.len(),
+            "examples_per_second": examples,
+            "train_seconds": train_seconds,
+            "adapter": gpu.info.name,
+            "history": history,
+            "per_class": test.per_class,
+            "confusion": test.confusion,
+        });
+        println!("{summary}");
+    }
+    Ok(())
+}

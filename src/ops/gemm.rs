@@ -1,0 +1,71 @@
+//! Tile and split-K choices for the GEMM-shaped kernels (conv2d.wgsl and matmul.wgsl share the
+//! tiled core in gemm.wgsl).
+
+use crate::gpu::{Gpu, Kernel};
+
+/// K step through workgroup memory.
+const TILE_K: u32 = 16;
+/// Rows of C per workgroup.
+const TILE_M: u32 = 64;
+/// Workgroups worth filling the device with before splitting K.
+const TARGET_WORKGROUPS: u32 = 64;
+/// Shortest K range worth a split-K slice of its own.
+const MIN_SLICE_K: u32 = 256;
+
+/// Launch shape of one GEMM: tiles, grid and split-K slice length.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct GemmPlan {
+    /// Rows of C per workgroup.
+    pub tile_m: u32,
+    /// Columns of C per workgroup.
+    pub tile_n: u32,
+    /// K range of one slice (a multiple of `TILE_K`).
+    pub k_slice: u32,
+    /// Number of split-K slices (the grid's z).
+    pub slices: u32,
+    /// Workgroup grid.
+    pub grid: [u32; 3],
+}
+
+impl GemmPlan {
+    /// Plans C[m, n] = A[m, k] B[k, n]; with `split_k`, K is cut into slices when the tiles alone
+    /// would leave the device idle.
+    pub fn new(gpu: &Gpu, m: usize, n: usize, k: usize, split_k: bool) -> Self {
+        let (m, n, k) = (m as u32, n as u32, k as u32);
+        let tile_n = match n {
+            0..=16 => 16,
+            17..=32 => 32,
+            _ => 64,
+        };
+        let tiles = m.div_ceil(TILE_M) * n.div_ceil(tile_n);
+        let mut slices = 1;
+        if split_k && tiles < TARGET_WORKGROUPS {
+            slices = (TARGET_WORKGROUPS / tiles).min(k / MIN_SLICE_K).max(1);
+        }
+        let k_slice = k.div_ceil(slices).next_multiple_of(TILE_K).max(TILE_K);
+        let slices = k.div_ceil(k_slice).max(1);
+        let grid = [n.div_ceil(tile_n), m.div_ceil(TILE_M), slices];
+        let max = gpu.limits.max_compute_workgroups_per_dimension;
+        // NOTE: GEMM grids are not split per dimension; the model splits batches instead, which
+        // keeps M = batch * OH * OW below 64 * 65,535 rows for any image that fits a buffer.
+        assert!(
+            grid[1] <= max,
+            "GEMM with {m} rows exceeds the workgroup grid limit"
+        );
+        Self {
+            tile_m: TILE_M,
+            tile_n,
+            k_slice,
+            slices,
+            grid,
+        }
+    }
+
+    /// Adds the tile defines to a GEMM kernel.
+    pub fn kernel(&self, module: &'static str) -> Kernel {
+        Kernel::new(module, "main")
+            .define("BM", self.tile_m)
+            .define("BN", self.tile_n)
+            .define("BK", TILE_K)
+    }
+}

@@ -1,0 +1,204 @@
+//! Optimizers: SGD with momentum and Adam. State (velocity or moments) lives on the GPU in arenas
+//! shaped like the parameter arena; the per-step scalars are written once per step.
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::Model;
+use crate::ops::optim;
+use crate::tensor::Tensor;
+use crate::{Error, Result};
+
+fn adam_learning_rate() -> f64 {
+    0.001
+}
+fn beta1() -> f64 {
+    0.9
+}
+fn beta2() -> f64 {
+    0.999
+}
+fn epsilon() -> f64 {
+    1e-7
+}
+fn sgd_learning_rate() -> f64 {
+    0.01
+}
+
+/// Optimizer and hyperparameters (defaults as in Keras).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum OptimizerConfig {
+    /// Stochastic gradient descent with momentum.
+    Sgd {
+        /// Step size; default 0.01.
+        #[serde(default = "sgd_learning_rate")]
+        learning_rate: f64,
+        /// Momentum in [0, 1); default 0 (plain SGD).
+        #[serde(default)]
+        momentum: f64,
+    },
+    /// Adam (Kingma & Ba, 2015) with bias correction.
+    Adam {
+        /// Step size; default 0.001.
+        #[serde(default = "adam_learning_rate")]
+        learning_rate: f64,
+        /// Decay of the first moment; default 0.9.
+        #[serde(default = "beta1")]
+        beta1: f64,
+        /// Decay of the second moment; default 0.999.
+        #[serde(default = "beta2")]
+        beta2: f64,
+        /// Added to the root of the second moment; default 1e-7.
+        #[serde(default = "epsilon")]
+        epsilon: f64,
+    },
+}
+
+impl Default for OptimizerConfig {
+    fn default() -> Self {
+        OptimizerConfig::Adam {
+            learning_rate: adam_learning_rate(),
+            beta1: beta1(),
+            beta2: beta2(),
+            epsilon: epsilon(),
+        }
+    }
+}
+
+impl OptimizerConfig {
+    /// The optimizer named `name` (`adam` or `sgd`) with default hyperparameters and the given
+    /// learning rate, if any.
+    pub fn named(name: &str, learning_rate: Option<f64>) -> Result<Self> {
+        let mut config = match name {
+            "adam" => OptimizerConfig::default(),
+            "sgd" => OptimizerConfig::Sgd {
+                learning_rate: sgd_learning_rate(),
+                momentum: 0.0,
+            },
+            _ => {
+                return Err(Error::Config(format!(
+                    "unknown optimizer {name:?}; choose \"adam\" or \"sgd\""
+                )))
+            }
+        };
+        if let Some(lr) = learning_rate {
+            match &mut config {
+                OptimizerConfig::Sgd { learning_rate, .. } => *learning_rate = lr,
+                OptimizerConfig::Adam { learning_rate, .. } => *learning_rate = lr,
+            }
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks hyperparameter ranges.
+    pub fn validate(&self) -> Result<()> {
+        let (lr, betas) = match *self {
+            OptimizerConfig::Sgd {
+                learning_rate,
+                momentum,
+            } => (learning_rate, vec![("momentum", momentum)]),
+            OptimizerConfig::Adam {
+                learning_rate,
+                beta1,
+                beta2,
+                ..
+            } => (learning_rate, vec![("beta1", beta1), ("beta2", beta2)]),
+        };
+        if !(lr.is_finite() && lr > 0.0) {
+            return Err(Error::Config(format!(
+                "learning rate must be a positive number, got {lr}; try 0.001 for Adam or 0.01 for SGD"
+            )));
+        }
+        for (name, value) in betas {
+            if !(0.0..1.0).contains(&value) {
+                return Err(Error::Config(format!(
+                    "{name} must be in [0, 1), got {value}"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Optimizer state for one model.
+pub struct Optimizer {
+    config: OptimizerConfig,
+    /// First moment (Adam) or velocity (SGD), shaped like the parameter arena.
+    state_a: Tensor,
+    /// Second moment (Adam only).
+    state_b: Option<Tensor>,
+    /// Updates applied so far (Adam's t after the next update is `steps + 1`).
+    steps: u32,
+}
+
+impl Optimizer {
+    /// Creates zeroed optimizer state for `model`.
+    pub fn new(model: &Model, config: OptimizerConfig) -> Result<Self> {
+        config.validate()?;
+        let gpu = model.gpu();
+        let zeros = vec![0.0f32; model.params().len()];
+        let state_a = Tensor::from_slice(gpu, &zeros, &[zeros.len()]);
+        let state_b = matches!(config, OptimizerConfig::Adam { .. })
+            .then(|| Tensor::from_slice(gpu, &zeros, &[zeros.len()]));
+        Ok(Self {
+            config,
+            state_a,
+            state_b,
+            steps: 0,
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &OptimizerConfig {
+        &self.config
+    }
+
+    /// Scalars of the next update: `[learning_rate, 1 - beta1^t, 1 - beta2^t]`, with the powers
+    /// taken in f64.
+    pub fn next_scalars(&self) -> [f32; 3] {
+        let t = self.steps as i32 + 1;
+        match self.config {
+            OptimizerConfig::Sgd { learning_rate, .. } => [learning_rate as f32, 1.0, 1.0],
+            OptimizerConfig::Adam {
+                learning_rate,
+                beta1,
+                beta2,
+                ..
+            } => [
+                learning_rate as f32,
+                (1.0 - beta1.powi(t)) as f32,
+                (1.0 - beta2.powi(t)) as f32,
+            ],
+        }
+    }
+
+    /// Records the update of every trainable range of `model`; `step` holds the scalars of
+    /// [`Optimizer::next_scalars`], already written.
+    pub fn update(&mut self, model: &Model, step: &Tensor) {
+        let gpu = model.gpu();
+        for (start, len) in model.trainable_ranges() {
+            let view = |t: &Tensor| t.view(start, &[len]);
+            let (param, grad, a) = (
+                view(model.params()),
+                view(model.grads()),
+                view(&self.state_a),
+            );
+            match self.config {
+                OptimizerConfig::Sgd { momentum, .. } => {
+                    optim::sgd_update(gpu, [&param, &grad, &a], step, momentum as f32)
+                }
+                OptimizerConfig::Adam {
+                    beta1,
+                    beta2,
+                    epsilon,
+                    ..
+                } => {
+                    let b = view(self.state_b.as_ref().expect("Adam has a second moment"));
+                    optim::adam_update(gpu, [&param, &grad, &a, &b], step, beta1, beta2, epsilon)
+                }
+            }
+        }
+        self.steps += 1;
+    }
+}

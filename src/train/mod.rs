@@ -1,0 +1,386 @@
+//! fit / evaluate / predict. A training step records one command buffer and one submit; loss
+//! and accuracy are summed on the GPU and read back once per epoch (or per progress report).
+
+mod metrics;
+
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use serde::{Deserialize, Serialize};
+
+pub use metrics::{class_metrics, ClassMetrics};
+
+use crate::data::{stratified_split, Dataset};
+use crate::gpu::BufferStats;
+use crate::model::Model;
+use crate::ops::loss;
+use crate::optim::Optimizer;
+use crate::tensor::Tensor;
+use crate::{clock, Error, Result};
+
+/// Training settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrainConfig {
+    /// Passes over the training set; default 5.
+    pub epochs: usize,
+    /// Examples per step; default 32. The last, smaller batch is averaged over its own size.
+    pub batch_size: usize,
+    /// Fraction of the training set held out for validation after each epoch, class-balanced;
+    /// default 0.1 (0 disables validation).
+    pub validation_split: f64,
+    /// Seed of the shuffling, the validation split and dropout; default 1.
+    pub seed: u64,
+    /// Whether to shuffle the training set every epoch; default true.
+    pub shuffle: bool,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            epochs: 5,
+            batch_size: 32,
+            validation_split: 0.1,
+            seed: 1,
+            shuffle: true,
+        }
+    }
+}
+
+impl TrainConfig {
+    /// Checks the settings.
+    pub fn validate(&self) -> Result<()> {
+        if self.epochs == 0 {
+            return Err(Error::Config("epochs must be at least 1, got 0".into()));
+        }
+        if self.batch_size == 0 {
+            return Err(Error::Config(
+                "batch size must be at least 1, got 0; try 32".into(),
+            ));
+        }
+        if !(0.0..1.0).contains(&self.validation_split) {
+            return Err(Error::Config(format!(
+                "validation split must be in [0, 1), got {}; try 0.1",
+                self.validation_split
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Metrics of one epoch.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct EpochReport {
+    /// Epoch number, from 1.
+    pub epoch: usize,
+    /// Mean training loss over the epoch.
+    pub loss: f64,
+    /// Training accuracy over the epoch.
+    pub accuracy: f64,
+    /// Validation loss (when a validation split is set).
+    pub val_loss: Option<f64>,
+    /// Validation accuracy.
+    pub val_accuracy: Option<f64>,
+    /// Training examples per second (training steps only, validation excluded).
+    pub examples_per_second: f64,
+    /// Wall time of the epoch including validation, in seconds.
+    pub seconds: f64,
+    /// GPU buffers created so far.
+    pub buffers: BufferStats,
+}
+
+/// Progress within an epoch.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct StepReport {
+    /// Epoch number, from 1.
+    pub epoch: usize,
+    /// Steps done in this epoch.
+    pub step: usize,
+    /// Steps per epoch.
+    pub steps: usize,
+    /// Mean training loss so far in this epoch.
+    pub loss: f64,
+    /// Training accuracy so far in this epoch.
+    pub accuracy: f64,
+    /// Examples per second so far in this epoch.
+    pub examples_per_second: f64,
+}
+
+/// Callbacks and progress settings of [`fit`].
+pub struct Callbacks<'a> {
+    /// Called after each epoch.
+    pub on_epoch: Box<dyn FnMut(&EpochReport) + 'a>,
+    /// Called every `progress_every` steps with the metrics so far (each call reads back).
+    pub on_progress: Box<dyn FnMut(&StepReport) + 'a>,
+    /// Steps between progress reports; 0 reports only at epoch ends.
+    pub progress_every: usize,
+}
+
+impl Default for Callbacks<'_> {
+    fn default() -> Self {
+        Self {
+            on_epoch: Box::new(|_| {}),
+            on_progress: Box::new(|_| {}),
+            progress_every: 0,
+        }
+    }
+}
+
+/// Result of [`evaluate`].
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Evaluation {
+    /// Mean loss.
+    pub loss: f64,
+    /// Fraction of correct predictions.
+    pub accuracy: f64,
+    /// Confusion matrix `[true label][prediction]`.
+    pub confusion: Vec<Vec<u32>>,
+    /// Precision, recall and F1 per class.
+    pub per_class: Vec<ClassMetrics>,
+    /// Predicted class of every example, in order.
+    pub predictions: Vec<u32>,
+}
+
+/// Trains `model` on `data` and returns one report per epoch.
+pub async fn fit(
+    model: &Model,
+    optimizer: &mut Optimizer,
+    data: &Dataset,
+    config: &TrainConfig,
+    mut callbacks: Callbacks<'_>,
+) -> Result<Vec<EpochReport>> {
+    config.validate()?;
+    check_dataset(model, data)?;
+    let (train, validation) = if config.validation_split > 0.0 {
+        let (train, validation) = stratified_split(data, config.validation_split, config.seed)?;
+        (train, Some(validation))
+    } else {
+        (data.clone(), None)
+    };
+    log::info!(
+        "training on {} examples ({} validation), batch size {}, {} epochs",
+        train.len(),
+        validation.as_ref().map_or(0, Dataset::len),
+        config.batch_size,
+        config.epochs
+    );
+
+    let gpu = model.gpu();
+    let step = Tensor::from_slice(gpu, &[0.0f32; 4], &[4]);
+    let metrics = Tensor::from_slice(gpu, &[0.0f32; 3], &[3]);
+    let mut rng = rand_pcg::Pcg64::seed_from_u64(config.seed);
+    let mut order: Vec<usize> = (0..train.len()).collect();
+    let steps = train.len().div_ceil(config.batch_size);
+    let mut reports = Vec::with_capacity(config.epochs);
+
+    for epoch in 1..=config.epochs {
+        let started = clock::now_seconds();
+        if config.shuffle {
+            order.shuffle(&mut rng);
+        }
+        gpu.write(metrics.buffer(), metrics.byte_offset(), &[0.0f32; 3]);
+        for (index, batch) in order.chunks(config.batch_size).enumerate() {
+            let seed = (config.seed as u32)
+                ^ (optimizer_step(epoch, index, steps)).wrapping_mul(0x9e37_79b9);
+            train_step(model, optimizer, &train, batch, &step, &metrics, seed);
+            let done = index + 1;
+            if callbacks.progress_every > 0 && done % callbacks.progress_every == 0 && done < steps
+            {
+                let [loss, correct, count] = read_metrics(&metrics, model).await?;
+                let elapsed = clock::now_seconds() - started;
+                (callbacks.on_progress)(&StepReport {
+                    epoch,
+                    step: done,
+                    steps,
+                    loss: loss / count,
+                    accuracy: correct / count,
+                    examples_per_second: count / elapsed,
+                });
+            }
+        }
+        let [loss, correct, count] = read_metrics(&metrics, model).await?;
+        let train_seconds = clock::now_seconds() - started;
+        check_finite(loss, epoch)?;
+
+        let val = match &validation {
+            Some(v) => Some(evaluate(model, v, config.batch_size).await?),
+            None => None,
+        };
+        let report = EpochReport {
+            epoch,
+            loss: loss / count,
+            accuracy: correct / count,
+            val_loss: val.as_ref().map(|v| v.loss),
+            val_accuracy: val.as_ref().map(|v| v.accuracy),
+            examples_per_second: count / train_seconds,
+            seconds: clock::now_seconds() - started,
+            buffers: gpu.buffer_stats(),
+        };
+        log::info!("epoch {epoch}: {report:?}");
+        (callbacks.on_epoch)(&report);
+        reports.push(report);
+    }
+    Ok(reports)
+}
+
+/// Global step number of batch `index` in `epoch` (from 1), for the dropout seed.
+fn optimizer_step(epoch: usize, index: usize, steps: usize) -> u32 {
+    ((epoch - 1) * steps + index) as u32
+}
+
+/// Records and submits one training step on the examples `batch` of `data`.
+fn train_step(
+    model: &Model,
+    optimizer: &mut Optimizer,
+    data: &Dataset,
+    batch: &[usize],
+    step: &Tensor,
+    metrics: &Tensor,
+    seed: u32,
+) {
+    let gpu = model.gpu();
+    let [lr, c1, c2] = optimizer.next_scalars();
+    let scalars = [lr.to_bits(), c1.to_bits(), c2.to_bits(), seed];
+    gpu.write(step.buffer(), step.byte_offset(), &scalars);
+
+    for (chunk_index, chunk) in batch.chunks(model.max_chunk()).enumerate() {
+        let (x, labels) = upload_batch(model, data, chunk);
+        let (logits, saved) = model.forward(&x, step, true, true);
+        let out = loss::softmax_cross_entropy(gpu, &logits, &labels, batch.len());
+        loss::accumulate_metrics(gpu, &out, &labels, metrics);
+        model.backward(&saved, &out.dlogits, step, chunk_index > 0);
+    }
+    optimizer.update(model, step);
+    gpu.submit();
+}
+
+/// Uploads the images and labels of `indices` as `[n, H, W, C]` and `[n]` tensors.
+fn upload_batch(model: &Model, data: &Dataset, indices: &[usize]) -> (Tensor, Tensor) {
+    let gpu = model.gpu();
+    let mut images = Vec::with_capacity(indices.len() * data.image_len());
+    for &i in indices {
+        images.extend_from_slice(data.image(i));
+    }
+    let labels: Vec<u32> = indices.iter().map(|&i| data.labels[i]).collect();
+    let [h, w, c] = model.input_shape();
+    let x = Tensor::from_slice(gpu, &images, &[indices.len(), h, w, c]);
+    let y = Tensor::from_slice(gpu, &labels, &[indices.len()]);
+    (x, y)
+}
+
+async fn read_metrics(metrics: &Tensor, model: &Model) -> Result<[f64; 3]> {
+    let values = metrics.to_vec(model.gpu()).await?;
+    Ok([
+        values[0] as f64,
+        values[1] as f64,
+        values[2].max(1.0) as f64,
+    ])
+}
+
+fn check_finite(loss: f64, epoch: usize) -> Result<()> {
+    if loss.is_finite() {
+        return Ok(());
+    }
+    Err(Error::Config(format!(
+        "training diverged in epoch {epoch}: the loss is {loss}; lower the learning rate"
+    )))
+}
+
+/// Checks that `data` fits the model's input shape and classes.
+fn check_dataset(model: &Model, data: &Dataset) -> Result<()> {
+    let shape = [data.height, data.width, data.channels];
+    if shape != model.input_shape() {
+        return Err(Error::Config(format!(
+            "dataset {} has {}x{}x{} images but the model expects {:?}; change the model's input_shape",
+            data.name, data.height, data.width, data.channels,
+            model.input_shape()
+        )));
+    }
+    if data.num_classes > model.classes() {
+        return Err(Error::Config(format!(
+            "dataset {} has {} classes but the model's last layer has {} units; set its units to {}",
+            data.name,
+            data.num_classes,
+            model.classes(),
+            data.num_classes
+        )));
+    }
+    if data.is_empty() {
+        return Err(Error::Config(format!("dataset {} is empty", data.name)));
+    }
+    Ok(())
+}
+
+/// Loss, accuracy, confusion matrix and per-class metrics of `model` on `data`.
+pub async fn evaluate(model: &Model, data: &Dataset, batch_size: usize) -> Result<Evaluation> {
+    check_dataset(model, data)?;
+    let gpu = model.gpu();
+    let classes = model.classes();
+    let step = Tensor::from_slice(gpu, &[0.0f32; 4], &[4]);
+    let metrics = Tensor::from_slice(gpu, &[0.0f32; 3], &[3]);
+    let confusion = Tensor::from_slice(gpu, &vec![0u32; classes * classes], &[classes, classes]);
+    let predictions = Tensor::empty(gpu, &[data.len()]);
+    let order: Vec<usize> = (0..data.len()).collect();
+    let chunk = batch_size.max(1).min(model.max_chunk());
+
+    for (index, batch) in order.chunks(chunk).enumerate() {
+        let (x, labels) = upload_batch(model, data, batch);
+        let (logits, _) = model.forward(&x, &step, false, true);
+        let out = loss::softmax_cross_entropy(gpu, &logits, &labels, batch.len());
+        loss::accumulate_metrics(gpu, &out, &labels, &metrics);
+        loss::accumulate_confusion(gpu, &out.pred, &labels, &confusion);
+        gpu.copy(
+            &out.pred.binding(),
+            &predictions.view(index * chunk, &[batch.len()]).binding(),
+        );
+        gpu.submit();
+    }
+
+    let [loss_sum, correct, count] = read_metrics(&metrics, model).await?;
+    let counts = confusion.to_vec_u32(gpu).await?;
+    let confusion: Vec<Vec<u32>> = counts.chunks(classes).map(<[u32]>::to_vec).collect();
+    Ok(Evaluation {
+        loss: loss_sum / count,
+        accuracy: correct / count,
+        per_class: class_metrics(&confusion),
+        confusion,
+        predictions: predictions.to_vec_u32(gpu).await?,
+    })
+}
+
+/// Model outputs (class probabilities for a softmax model) `[n, classes]` for images
+/// `[n, H, W, C]` given as one flat slice.
+pub async fn predict(model: &Model, images: &[f32], batch_size: usize) -> Result<Vec<f32>> {
+    let [h, w, c] = model.input_shape();
+    let per_image = h * w * c;
+    if images.is_empty() || images.len() % per_image != 0 {
+        return Err(Error::Config(format!(
+            "predict needs a whole number of {h}x{w}x{c} images ({per_image} values each), got {} values",
+            images.len()
+        )));
+    }
+    if let Some(i) = images.iter().position(|v| !v.is_finite()) {
+        return Err(Error::Config(format!(
+            "predict input value {i} (image {}) is {}; pass finite pixel values",
+            i / per_image,
+            images[i]
+        )));
+    }
+    let gpu = model.gpu();
+    let n = images.len() / per_image;
+    let classes = model.classes();
+    let step = Tensor::from_slice(gpu, &[0.0f32; 4], &[4]);
+    let outputs = Tensor::empty(gpu, &[n, classes]);
+    let chunk = batch_size.max(1).min(model.max_chunk());
+    for start in (0..n).step_by(chunk) {
+        let count = chunk.min(n - start);
+        let slice = &images[start * per_image..(start + count) * per_image];
+        let x = Tensor::from_slice(gpu, slice, &[count, h, w, c]);
+        let (y, _) = model.forward(&x, &step, false, false);
+        gpu.copy(
+            &y.binding(),
+            &outputs.view(start * classes, &[count, classes]).binding(),
+        );
+        gpu.submit();
+    }
+    outputs.to_vec(gpu).await
+}
