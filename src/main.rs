@@ -10,7 +10,7 @@ use webcnn::data::{embedded_mnist, load_dir, DataSplit};
 use webcnn::gpu::{Gpu, GpuOptions};
 use webcnn::model::{Model, ModelConfig};
 use webcnn::optim::{Optimizer, OptimizerConfig};
-use webcnn::train::{self, Callbacks, TrainConfig};
+use webcnn::train::{self, Callbacks, Session, TrainConfig};
 
 /// Train convolutional networks on the GPU through WebGPU's native backends.
 #[derive(Parser)]
@@ -122,7 +122,7 @@ async fn run_train(args: TrainArgs) -> webcnn::Result<()> {
         Some(path) => webcnn::io::load(gpu.clone(), path)?,
         None => Model::new(gpu.clone(), model_config(&args.model)?, args.seed)?,
     };
-    let mut optimizer = Optimizer::new(&model, optimizer_config)?;
+    let optimizer = Optimizer::new(&model, optimizer_config)?;
     println!(
         "adapter: {} ({:?}); train {} / test {} examples of {}",
         gpu.info.name,
@@ -147,16 +147,11 @@ async fn run_train(args: TrainArgs) -> webcnn::Result<()> {
         ..Callbacks::default()
     };
     let started = std::time::Instant::now();
-    let history = train::fit(
-        &model,
-        &mut optimizer,
-        &data.train,
-        &train_config,
-        callbacks,
-    )
-    .await?;
+    let mut session = Session::new(model, optimizer, &data.train, &train_config)?;
+    let history = train::fit(&mut session, callbacks).await?;
     let train_seconds = started.elapsed().as_secs_f64();
-    let test = train::evaluate(&model, &data.test, args.batch_size).await?;
+    let model = session.model();
+    let test = train::evaluate(model, &data.test, args.batch_size).await?;
 
     println!(
         "test: loss {:.4} accuracy {:.4} ({} examples)",
@@ -172,7 +167,7 @@ async fn run_train(args: TrainArgs) -> webcnn::Result<()> {
         );
     }
     if let Some(path) = &args.save {
-        webcnn::io::save(&model, path).await?;
+        webcnn::io::save(model, path).await?;
         println!("saved model to {}", path.display());
     }
     if args.json {

@@ -119,7 +119,8 @@ pub struct Model {
 impl Model {
     /// Builds `config` on `gpu` with weights initialised from `seed`.
     pub fn new(gpu: Rc<Gpu>, config: ModelConfig, seed: u64) -> Result<Model> {
-        let (layers, arena_len) = build_layers(&gpu, &config)?;
+        let align = (gpu.limits.min_storage_buffer_offset_alignment as usize / 4).max(1);
+        let (layers, arena_len) = build_layers(&config, align)?;
         let classes = check_output(&config, &layers)?;
         let initial = initial_weights(&layers, arena_len, seed);
         let params = Tensor::from_slice(&gpu, &initial, &[arena_len]);
@@ -336,8 +337,9 @@ fn layer_name(config: &LayerConfig) -> &'static str {
     }
 }
 
-/// Builds every layer, chaining output shapes; returns them and the arena length.
-fn build_layers(gpu: &Gpu, config: &ModelConfig) -> Result<(Vec<Box<dyn Layer>>, usize)> {
+/// Builds every layer, chaining output shapes and placing parameters at multiples of `align`
+/// elements; returns the layers and the arena length. Builds no GPU resource.
+pub fn build_layers(config: &ModelConfig, align: usize) -> Result<(Vec<Box<dyn Layer>>, usize)> {
     if config.input_shape.contains(&0) {
         return Err(Error::Config(format!(
             "input_shape must be at least 1 in every dimension, got {:?}",
@@ -349,7 +351,6 @@ fn build_layers(gpu: &Gpu, config: &ModelConfig) -> Result<(Vec<Box<dyn Layer>>,
             "the model has no layers; add at least one dense layer".into(),
         ));
     }
-    let align = (gpu.limits.min_storage_buffer_offset_alignment as usize / 4).max(1);
     let mut shape = config.input_shape.to_vec();
     let mut offset = 0;
     let mut layers = Vec::with_capacity(config.layers.len());
@@ -363,7 +364,7 @@ fn build_layers(gpu: &Gpu, config: &ModelConfig) -> Result<(Vec<Box<dyn Layer>>,
 }
 
 /// Checks that the model ends in one score per class; returns the class count.
-fn check_output(config: &ModelConfig, layers: &[Box<dyn Layer>]) -> Result<usize> {
+pub fn check_output(config: &ModelConfig, layers: &[Box<dyn Layer>]) -> Result<usize> {
     let last = layers.last().expect("at least one layer");
     let shape = last.output_shape();
     let ends_in_scores = matches!(last.activation(), Activation::Softmax | Activation::Linear);
@@ -384,8 +385,9 @@ fn check_output(config: &ModelConfig, layers: &[Box<dyn Layer>]) -> Result<usize
     Ok(shape[0])
 }
 
-/// Draws every kernel from its initialiser (biases zero), reproducibly for a seed.
-fn initial_weights(layers: &[Box<dyn Layer>], arena_len: usize, seed: u64) -> Vec<f32> {
+/// Draws every kernel from its initialiser (biases zero), reproducibly for a seed. Kernels draw
+/// in layer order, so the values do not depend on the arena alignment.
+pub fn initial_weights(layers: &[Box<dyn Layer>], arena_len: usize, seed: u64) -> Vec<f32> {
     let mut rng = rand_pcg::Pcg64::seed_from_u64(seed);
     let mut arena = vec![0.0f32; arena_len];
     for slot in layers.iter().flat_map(|l| l.params()) {

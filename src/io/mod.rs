@@ -16,21 +16,26 @@ pub const FORMAT: &str = "webcnn";
 /// Current file format version.
 pub const VERSION: u32 = 1;
 
-/// Serialises the model's config and current weights.
-pub async fn to_bytes(model: &Model) -> Result<Vec<u8>> {
-    let weights = model.weights().await?;
-    let bytes: Vec<(String, Vec<usize>, Vec<u8>)> = weights
-        .into_iter()
-        .map(|(name, shape, values)| (name, shape, bytemuck::cast_slice(&values).to_vec()))
-        .collect();
-    let views = bytes
+/// Named parameter tensors: name, shape and values.
+pub type Weights = Vec<(String, Vec<usize>, Vec<f32>)>;
+
+/// Serialises a model config and its weights.
+pub fn encode(config: &ModelConfig, weights: &Weights) -> Result<Vec<u8>> {
+    let bytes: Vec<(&str, &[usize], &[u8])> = weights
         .iter()
-        .map(|(name, shape, data)| {
-            let view = TensorView::new(Dtype::F32, shape.clone(), data).expect("sizes match");
-            (name.clone(), view)
+        .map(|(name, shape, values)| {
+            (
+                name.as_str(),
+                shape.as_slice(),
+                bytemuck::cast_slice(values),
+            )
         })
-        .collect::<Vec<_>>();
-    let config = serde_json::to_string(model.config()).expect("configs serialise");
+        .collect();
+    let views = bytes.iter().map(|&(name, shape, data)| {
+        let view = TensorView::new(Dtype::F32, shape.to_vec(), data).expect("sizes match");
+        (name, view)
+    });
+    let config = serde_json::to_string(config).expect("configs serialise");
     let metadata = HashMap::from([
         ("format".to_string(), FORMAT.to_string()),
         ("version".to_string(), VERSION.to_string()),
@@ -40,9 +45,9 @@ pub async fn to_bytes(model: &Model) -> Result<Vec<u8>> {
         .map_err(|e| Error::Config(format!("serialising the model failed: {e}")))
 }
 
-/// Builds a model from bytes written by [`to_bytes`]. Nothing is returned unless every tensor
-/// loads; `source` names the file in errors.
-pub fn from_bytes(gpu: Rc<Gpu>, bytes: &[u8], source: &str) -> Result<Model> {
+/// Parses a model file into its config and weights, checking the format, the version and that
+/// every tensor is finite f32. `source` names the file in errors.
+pub fn decode(bytes: &[u8], source: &str) -> Result<(ModelConfig, Weights)> {
     let bad = |message: String| Error::ModelFile {
         path: source.to_string(),
         message,
@@ -70,22 +75,8 @@ pub fn from_bytes(gpu: Rc<Gpu>, bytes: &[u8], source: &str) -> Result<Model> {
         .ok_or_else(|| bad("the metadata has no model config".into()))?;
     let config = ModelConfig::from_json(config_text).map_err(|e| bad(e.to_string()))?;
 
-    let model = Model::new(gpu, config, 0).map_err(|e| bad(e.to_string()))?;
-    let expected: Vec<String> = model
-        .slots()
-        .map(|(i, s)| format!("layers.{i}.{}", s.name))
-        .collect();
-    for name in file.names() {
-        if !expected.iter().any(|e| e == name) {
-            return Err(bad(format!(
-                "tensor {name:?} does not belong to the model in its config"
-            )));
-        }
-    }
-    for name in &expected {
-        let tensor = file
-            .tensor(name)
-            .map_err(|_| bad(format!("tensor {name:?} is missing")))?;
+    let mut weights = Weights::new();
+    for (name, tensor) in file.tensors() {
         if tensor.dtype() != Dtype::F32 {
             return Err(bad(format!(
                 "tensor {name:?} is {:?}, expected F32",
@@ -100,9 +91,62 @@ pub fn from_bytes(gpu: Rc<Gpu>, bytes: &[u8], source: &str) -> Result<Model> {
         if let Some(i) = values.iter().position(|v| !v.is_finite()) {
             return Err(bad(format!("tensor {name:?} element {i} is {}", values[i])));
         }
-        model
-            .set_weight(name, tensor.shape(), &values)
-            .map_err(|e| bad(e.to_string()))?;
+        weights.push((name, tensor.shape().to_vec(), values));
+    }
+    Ok((config, weights))
+}
+
+/// Checks that `weights` holds exactly the parameters `expected` (name and shape) lists.
+pub fn check_weights(
+    expected: &[(String, Vec<usize>)],
+    weights: &Weights,
+    source: &str,
+) -> Result<()> {
+    let bad = |message: String| Error::ModelFile {
+        path: source.to_string(),
+        message,
+    };
+    for (name, _, _) in weights {
+        if !expected.iter().any(|(e, _)| e == name) {
+            return Err(bad(format!(
+                "tensor {name:?} does not belong to the model in its config"
+            )));
+        }
+    }
+    for (name, shape) in expected {
+        let (_, found, _) = weights
+            .iter()
+            .find(|(n, _, _)| n == name)
+            .ok_or_else(|| bad(format!("tensor {name:?} is missing")))?;
+        if found != shape {
+            return Err(bad(format!(
+                "tensor {name:?} has shape {found:?}, the config needs {shape:?}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Serialises the model's config and current weights.
+pub async fn to_bytes(model: &Model) -> Result<Vec<u8>> {
+    encode(model.config(), &model.weights().await?)
+}
+
+/// Builds a model from bytes written by [`to_bytes`]. Nothing is returned unless every tensor
+/// loads; `source` names the file in errors.
+pub fn from_bytes(gpu: Rc<Gpu>, bytes: &[u8], source: &str) -> Result<Model> {
+    let (config, weights) = decode(bytes, source)?;
+    let model = Model::new(gpu, config, 0).map_err(|e| Error::ModelFile {
+        path: source.to_string(),
+        message: e.to_string(),
+    })?;
+    let expected: Vec<(String, Vec<usize>)> = model
+        .slots()
+        .map(|(i, s)| (format!("layers.{i}.{}", s.name), s.shape.clone()))
+        .collect();
+    check_weights(&expected, &weights, source)?;
+    for (name, shape, values) in &weights {
+        model.set_weight(name, shape, values)?;
     }
     Ok(model)
 }

@@ -140,91 +140,204 @@ pub struct Evaluation {
     pub predictions: Vec<u32>,
 }
 
-/// Trains `model` on `data` and returns one report per epoch.
-pub async fn fit(
-    model: &Model,
-    optimizer: &mut Optimizer,
-    data: &Dataset,
-    config: &TrainConfig,
-    mut callbacks: Callbacks<'_>,
-) -> Result<Vec<EpochReport>> {
-    config.validate()?;
-    check_dataset(model, data)?;
-    let (train, validation) = if config.validation_split > 0.0 {
-        let (train, validation) = stratified_split(data, config.validation_split, config.seed)?;
-        (train, Some(validation))
-    } else {
-        (data.clone(), None)
-    };
-    log::info!(
-        "training on {} examples ({} validation), batch size {}, {} epochs",
-        train.len(),
-        validation.as_ref().map_or(0, Dataset::len),
-        config.batch_size,
-        config.epochs
-    );
+/// A training run that advances a few steps at a time, so a caller (the browser worker) can
+/// pause, resume or stop between calls. Owns the model and the optimizer.
+pub struct Session {
+    model: Model,
+    optimizer: Optimizer,
+    train: Dataset,
+    validation: Option<Dataset>,
+    config: TrainConfig,
+    rng: rand_pcg::Pcg64,
+    order: Vec<usize>,
+    epoch: usize,
+    next_batch: usize,
+    epoch_started: f64,
+    train_seconds: f64,
+    step: Tensor,
+    metrics: Tensor,
+    reports: Vec<EpochReport>,
+}
 
-    let gpu = model.gpu();
-    let step = Tensor::from_slice(gpu, &[0.0f32; 4], &[4]);
-    let metrics = Tensor::from_slice(gpu, &[0.0f32; 3], &[3]);
-    let mut rng = rand_pcg::Pcg64::seed_from_u64(config.seed);
-    let mut order: Vec<usize> = (0..train.len()).collect();
-    let steps = train.len().div_ceil(config.batch_size);
-    let mut reports = Vec::with_capacity(config.epochs);
+/// What [`Session::run`] finished.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub enum RunOutcome {
+    /// Steps ran and the epoch goes on.
+    Steps,
+    /// The epoch ended (validation done); its report.
+    Epoch(EpochReport),
+    /// Every epoch has run.
+    Done,
+}
 
-    for epoch in 1..=config.epochs {
-        let started = clock::now_seconds();
-        if config.shuffle {
-            order.shuffle(&mut rng);
-        }
-        gpu.write(metrics.buffer(), metrics.byte_offset(), &[0.0f32; 3]);
-        for (index, batch) in order.chunks(config.batch_size).enumerate() {
-            let seed = (config.seed as u32)
-                ^ (optimizer_step(epoch, index, steps)).wrapping_mul(0x9e37_79b9);
-            train_step(model, optimizer, &train, batch, &step, &metrics, seed);
-            let done = index + 1;
-            if callbacks.progress_every > 0 && done % callbacks.progress_every == 0 && done < steps
-            {
-                let [loss, correct, count] = read_metrics(&metrics, model).await?;
-                let elapsed = clock::now_seconds() - started;
-                (callbacks.on_progress)(&StepReport {
-                    epoch,
-                    step: done,
-                    steps,
-                    loss: loss / count,
-                    accuracy: correct / count,
-                    examples_per_second: count / elapsed,
-                });
+impl Session {
+    /// Prepares training `model` on `data` (the validation split is taken from it).
+    pub fn new(
+        model: Model,
+        optimizer: Optimizer,
+        data: &Dataset,
+        config: &TrainConfig,
+    ) -> Result<Self> {
+        config.validate()?;
+        check_dataset(&model, data)?;
+        let (train, validation) = if config.validation_split > 0.0 {
+            let (train, validation) = stratified_split(data, config.validation_split, config.seed)?;
+            (train, Some(validation))
+        } else {
+            (data.clone(), None)
+        };
+        log::info!(
+            "training on {} examples ({} validation), batch size {}, {} epochs",
+            train.len(),
+            validation.as_ref().map_or(0, Dataset::len),
+            config.batch_size,
+            config.epochs
+        );
+        let gpu = model.gpu().clone();
+        Ok(Self {
+            step: Tensor::from_slice(&gpu, &[0.0f32; 4], &[4]),
+            metrics: Tensor::from_slice(&gpu, &[0.0f32; 3], &[3]),
+            rng: rand_pcg::Pcg64::seed_from_u64(config.seed),
+            order: (0..train.len()).collect(),
+            epoch: 0,
+            next_batch: 0,
+            epoch_started: 0.0,
+            train_seconds: 0.0,
+            reports: Vec::new(),
+            model,
+            optimizer,
+            train,
+            validation,
+            config: config.clone(),
+        })
+    }
+
+    /// The model being trained.
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
+    /// Gives the model and optimizer back.
+    pub fn into_parts(self) -> (Model, Optimizer) {
+        (self.model, self.optimizer)
+    }
+
+    /// Reports of the finished epochs.
+    pub fn reports(&self) -> &[EpochReport] {
+        &self.reports
+    }
+
+    /// Steps per epoch.
+    pub fn steps_per_epoch(&self) -> usize {
+        self.train.len().div_ceil(self.config.batch_size)
+    }
+
+    /// Runs up to `max_steps` steps of the current epoch, finishing the epoch (metrics readback
+    /// and validation) when its last batch has run.
+    pub async fn run(&mut self, max_steps: usize) -> Result<RunOutcome> {
+        if self.epoch == 0 || self.next_batch == 0 {
+            if self.epoch == self.config.epochs {
+                return Ok(RunOutcome::Done);
             }
+            self.start_epoch();
         }
-        let [loss, correct, count] = read_metrics(&metrics, model).await?;
-        let train_seconds = clock::now_seconds() - started;
-        check_finite(loss, epoch)?;
+        let steps = self.steps_per_epoch();
+        let started = clock::now_seconds();
+        let end = (self.next_batch + max_steps.max(1)).min(steps);
+        for index in self.next_batch..end {
+            self.train_batch(index);
+        }
+        self.next_batch = end % steps;
+        if self.next_batch != 0 {
+            self.train_seconds += clock::now_seconds() - started;
+            return Ok(RunOutcome::Steps);
+        }
+        let [loss, correct, count] = read_metrics(&self.metrics, &self.model).await?;
+        self.train_seconds += clock::now_seconds() - started;
+        check_finite(loss, self.epoch)?;
+        Ok(RunOutcome::Epoch(
+            self.finish_epoch(loss, correct, count).await?,
+        ))
+    }
 
-        let val = match &validation {
-            Some(v) => Some(evaluate(model, v, config.batch_size).await?),
+    /// Metrics of the current epoch so far (reads back from the GPU).
+    pub async fn progress(&self) -> Result<StepReport> {
+        let [loss, correct, count] = read_metrics(&self.metrics, &self.model).await?;
+        Ok(StepReport {
+            epoch: self.epoch,
+            step: self.next_batch,
+            steps: self.steps_per_epoch(),
+            loss: loss / count,
+            accuracy: correct / count,
+            examples_per_second: count / self.train_seconds.max(1e-9),
+        })
+    }
+
+    fn start_epoch(&mut self) {
+        self.epoch += 1;
+        if self.config.shuffle {
+            self.order.shuffle(&mut self.rng);
+        }
+        let gpu = self.model.gpu();
+        gpu.write(
+            self.metrics.buffer(),
+            self.metrics.byte_offset(),
+            &[0.0f32; 3],
+        );
+        self.epoch_started = clock::now_seconds();
+        self.train_seconds = 0.0;
+    }
+
+    fn train_batch(&mut self, index: usize) {
+        let size = self.config.batch_size;
+        let batch = &self.order[index * size..((index + 1) * size).min(self.order.len())];
+        let global_step = ((self.epoch - 1) * self.steps_per_epoch() + index) as u32;
+        let seed = (self.config.seed as u32) ^ global_step.wrapping_mul(0x9e37_79b9);
+        train_step(
+            &self.model,
+            &mut self.optimizer,
+            &self.train,
+            batch,
+            [&self.step, &self.metrics],
+            seed,
+        );
+    }
+
+    async fn finish_epoch(&mut self, loss: f64, correct: f64, count: f64) -> Result<EpochReport> {
+        let val = match &self.validation {
+            Some(v) => Some(evaluate(&self.model, v, self.config.batch_size).await?),
             None => None,
         };
         let report = EpochReport {
-            epoch,
+            epoch: self.epoch,
             loss: loss / count,
             accuracy: correct / count,
             val_loss: val.as_ref().map(|v| v.loss),
             val_accuracy: val.as_ref().map(|v| v.accuracy),
-            examples_per_second: count / train_seconds,
-            seconds: clock::now_seconds() - started,
-            buffers: gpu.buffer_stats(),
+            examples_per_second: count / self.train_seconds,
+            seconds: clock::now_seconds() - self.epoch_started,
+            buffers: self.model.gpu().buffer_stats(),
         };
-        log::info!("epoch {epoch}: {report:?}");
-        (callbacks.on_epoch)(&report);
-        reports.push(report);
+        log::info!("epoch {}: {report:?}", self.epoch);
+        self.reports.push(report.clone());
+        Ok(report)
     }
-    Ok(reports)
 }
 
-/// Global step number of batch `index` in `epoch` (from 1), for the dropout seed.
-fn optimizer_step(epoch: usize, index: usize, steps: usize) -> u32 {
-    ((epoch - 1) * steps + index) as u32
+/// Runs every epoch of `session`, calling back after each epoch and every
+/// `callbacks.progress_every` steps. Returns one report per epoch.
+pub async fn fit(session: &mut Session, mut callbacks: Callbacks<'_>) -> Result<Vec<EpochReport>> {
+    let chunk = match callbacks.progress_every {
+        0 => usize::MAX,
+        n => n,
+    };
+    loop {
+        match session.run(chunk).await? {
+            RunOutcome::Steps => (callbacks.on_progress)(&session.progress().await?),
+            RunOutcome::Epoch(report) => (callbacks.on_epoch)(&report),
+            RunOutcome::Done => return Ok(session.reports().to_vec()),
+        }
+    }
 }
 
 /// Records and submits one training step on the examples `batch` of `data`.
@@ -233,8 +346,7 @@ fn train_step(
     optimizer: &mut Optimizer,
     data: &Dataset,
     batch: &[usize],
-    step: &Tensor,
-    metrics: &Tensor,
+    [step, metrics]: [&Tensor; 2],
     seed: u32,
 ) {
     let gpu = model.gpu();
