@@ -127,7 +127,16 @@ impl Gpu {
 
     /// Takes a storage buffer of at least `bytes` from the pool (created on first use of a size).
     pub fn storage(&self, bytes: u64) -> Rc<GpuBuffer> {
+        self.recycle_if_idle();
         self.pool.acquire(bytes)
+    }
+
+    /// Buffers dropped while commands were being recorded may still be read by those commands,
+    /// so they wait for the submit; with nothing recorded they can be reused at once.
+    pub(crate) fn recycle_if_idle(&self) {
+        if self.commands.borrow().is_empty() {
+            self.pool.recycle();
+        }
     }
 
     /// Writes `data` at byte `offset` of `buffer`. The write happens before the next submit's

@@ -7,6 +7,7 @@ use crate::{Error, Result};
 impl Gpu {
     /// Submits pending work and reads `binding` back as raw 32-bit words.
     pub async fn read_words<T: bytemuck::Pod>(&self, binding: &Binding) -> Result<Vec<T>> {
+        self.recycle_if_idle();
         let staging = self.pool.acquire_staging(binding.size);
         self.commands.borrow_mut().push(super::Command::Copy {
             src: binding.buffer.buffer.clone(),

@@ -1,0 +1,238 @@
+//! End-to-end training on the GPU: repeatability, batch splitting, model files, bad input.
+
+mod common;
+
+use std::rc::Rc;
+
+use webcnn::data::{embedded_mnist, Dataset};
+use webcnn::gpu::{Gpu, GpuOptions};
+use webcnn::io;
+use webcnn::model::{Model, ModelConfig};
+use webcnn::optim::{Optimizer, OptimizerConfig};
+use webcnn::train::{self, Callbacks, Session, TrainConfig};
+
+fn gpu_with(options: GpuOptions) -> Rc<Gpu> {
+    Rc::new(pollster::block_on(Gpu::new(options)).expect("a GPU adapter"))
+}
+
+/// The first `n` embedded training digits.
+fn digits(n: usize) -> Dataset {
+    let split = embedded_mnist().expect("embedded digits");
+    let indices: Vec<usize> = (0..n).collect();
+    split.train.subset(&indices)
+}
+
+fn config(epochs: usize, batch_size: usize) -> TrainConfig {
+    TrainConfig {
+        epochs,
+        batch_size,
+        validation_split: 0.0,
+        seed: 3,
+        shuffle: true,
+    }
+}
+
+/// Trains `preset` from `seed` and returns the session.
+fn train(gpu: Rc<Gpu>, preset: &str, data: &Dataset, config: &TrainConfig) -> Session {
+    let model = Model::new(gpu, ModelConfig::preset(preset).unwrap(), 7).unwrap();
+    let optimizer = Optimizer::new(&model, OptimizerConfig::default()).unwrap();
+    let mut session = Session::new(model, optimizer, data, config).unwrap();
+    pollster::block_on(train::fit(&mut session, Callbacks::default())).unwrap();
+    session
+}
+
+fn weights(model: &Model) -> Vec<f32> {
+    let all = pollster::block_on(model.weights()).unwrap();
+    all.into_iter().flat_map(|(_, _, v)| v).collect()
+}
+
+#[test]
+fn seeded_run_repeats_exactly() {
+    let data = digits(300);
+    let gpu = gpu_with(GpuOptions::default());
+    let first = train(gpu.clone(), "seed-cnn", &data, &config(2, 32));
+    let second = train(gpu, "seed-cnn", &data, &config(2, 32));
+    assert_eq!(weights(first.model()), weights(second.model()));
+    assert_eq!(first.reports()[1].loss, second.reports()[1].loss);
+}
+
+#[test]
+fn split_batch_matches_unsplit_batch() {
+    let data = digits(96);
+    let whole = train(
+        gpu_with(GpuOptions::default()),
+        "lenet5",
+        &data,
+        &config(1, 48),
+    );
+    // 40 KB bindings hold 12 images of lenet5's largest activation (28x28x6 floats = 18.8 KB
+    // for two images), so each batch of 48 runs in chunks.
+    let small = GpuOptions {
+        max_storage_binding: Some(40_000),
+    };
+    let split = train(gpu_with(small), "lenet5", &data, &config(1, 48));
+    assert!(
+        split.model().max_chunk() < 48,
+        "chunk {}",
+        split.model().max_chunk()
+    );
+
+    let (a, b) = (weights(whole.model()), weights(split.model()));
+    for (i, (x, y)) in a.iter().zip(&b).enumerate() {
+        assert!(
+            (x - y).abs() <= 1e-5 * (1.0 + x.abs()),
+            "weight {i}: {x} vs {y}"
+        );
+    }
+    let images = &data.images[..16 * 784];
+    let p_whole = pollster::block_on(train::predict(whole.model(), images, 16)).unwrap();
+    let p_split = pollster::block_on(train::predict(split.model(), images, 16)).unwrap();
+    for (x, y) in p_whole.iter().zip(&p_split) {
+        assert!((x - y).abs() <= 1e-5, "prediction {x} vs {y}");
+    }
+}
+
+#[test]
+fn no_buffer_is_created_after_the_first_epoch() {
+    let data = digits(200);
+    let gpu = gpu_with(GpuOptions::default());
+    let mut training = config(3, 64);
+    training.validation_split = 0.2;
+    let session = train(gpu, "seed-cnn", &data, &training);
+    let reports = session.reports();
+    assert_eq!(reports[0].buffers, reports[2].buffers);
+    assert!(reports[0].buffers.count > 0);
+}
+
+#[test]
+fn ragged_last_batch_counts_every_example() {
+    let data = digits(70);
+    let gpu = gpu_with(GpuOptions::default());
+    let session = train(gpu, "seed-cnn", &data, &config(1, 32));
+    assert_eq!(session.steps_per_epoch(), 3);
+    let evaluation = pollster::block_on(train::evaluate(session.model(), &data, 32)).unwrap();
+    let total: u32 = evaluation.confusion.iter().flatten().sum();
+    assert_eq!(total, 70);
+    assert_eq!(evaluation.predictions.len(), 70);
+}
+
+#[test]
+fn model_file_round_trip_is_bit_exact() {
+    let data = digits(100);
+    let gpu = gpu_with(GpuOptions::default());
+    let session = train(gpu.clone(), "seed-cnn", &data, &config(1, 50));
+    let bytes = pollster::block_on(io::to_bytes(session.model())).unwrap();
+    let loaded = io::from_bytes(gpu.clone(), &bytes, "memory").unwrap();
+    let again = io::from_bytes(gpu, &bytes, "memory").unwrap();
+    assert_eq!(weights(session.model()), weights(&loaded));
+
+    let images = &data.images[..10 * 784];
+    let original = pollster::block_on(train::predict(session.model(), images, 10)).unwrap();
+    let first = pollster::block_on(train::predict(&loaded, images, 10)).unwrap();
+    let second = pollster::block_on(train::predict(&again, images, 10)).unwrap();
+    assert_eq!(original, first);
+    assert_eq!(first, second);
+}
+
+#[test]
+fn bad_model_files_are_rejected_with_reasons() {
+    let gpu = gpu_with(GpuOptions::default());
+    let model = Model::new(gpu.clone(), ModelConfig::preset("seed-cnn").unwrap(), 1).unwrap();
+    let bytes = pollster::block_on(io::to_bytes(&model)).unwrap();
+
+    let truncated = io::from_bytes(gpu.clone(), &bytes[..bytes.len() / 2], "half.safetensors");
+    let message = truncated
+        .err()
+        .expect("truncated file is rejected")
+        .to_string();
+    assert!(message.contains("half.safetensors"), "{message}");
+    assert!(message.contains("truncated"), "{message}");
+
+    let garbage = io::from_bytes(gpu.clone(), b"not a model at all", "junk.bin");
+    assert!(garbage.is_err());
+
+    // A file whose weights do not fit its config: lenet5's config with seed-cnn's tensors.
+    let (_, seed_weights) = io::decode(&bytes, "x").unwrap();
+    let lenet = ModelConfig::preset("lenet5").unwrap();
+    let mixed = io::encode(&lenet, &seed_weights).unwrap();
+    let message = io::from_bytes(gpu, &mixed, "mixed.safetensors")
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(message.contains("layers.0.kernel"), "{message}");
+}
+
+#[test]
+fn bad_configs_are_rejected_with_reasons() {
+    let gpu = gpu_with(GpuOptions::default());
+    let shrinking = r#"{"input_shape": [28, 28, 1], "layers": [
+        {"type": "max_pool2d", "pool_size": [4, 4]},
+        {"type": "max_pool2d", "pool_size": [4, 4]},
+        {"type": "max_pool2d", "pool_size": [4, 4]},
+        {"type": "flatten"},
+        {"type": "dense", "units": 10, "activation": "softmax"}]}"#;
+    let config = ModelConfig::from_json(shrinking).unwrap();
+    let message = Model::new(gpu.clone(), config, 1)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(message.contains("layer 2"), "{message}");
+    assert!(message.contains("below 1x1"), "{message}");
+
+    let message = ModelConfig::preset("resnet").err().unwrap().to_string();
+    assert!(message.contains("seed-cnn"), "{message}");
+
+    let no_flatten = r#"{"input_shape": [28, 28, 1], "layers": [
+        {"type": "dense", "units": 10, "activation": "softmax"}]}"#;
+    let config = ModelConfig::from_json(no_flatten).unwrap();
+    let message = Model::new(gpu.clone(), config, 1)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(message.contains("flatten"), "{message}");
+
+    let model = Model::new(gpu, ModelConfig::preset("seed-cnn").unwrap(), 1).unwrap();
+    let optimizer = Optimizer::new(&model, OptimizerConfig::default()).unwrap();
+    let zero_batch = TrainConfig {
+        batch_size: 0,
+        ..TrainConfig::default()
+    };
+    let message = Session::new(model, optimizer, &digits(10), &zero_batch)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(message.contains("batch size"), "{message}");
+
+    let message = OptimizerConfig::named("adam", Some(-1.0))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(message.contains("-1"), "{message}");
+}
+
+#[test]
+fn wrong_input_shape_is_rejected() {
+    let gpu = gpu_with(GpuOptions::default());
+    let mut config = ModelConfig::preset("seed-cnn").unwrap();
+    config.input_shape = [32, 32, 3];
+    let model = Model::new(gpu, config, 1).unwrap();
+    let optimizer = Optimizer::new(&model, OptimizerConfig::default()).unwrap();
+    let result = Session::new(model, optimizer, &digits(10), &TrainConfig::default());
+    let message = result.err().unwrap().to_string();
+    assert!(message.contains("28x28x1"), "{message}");
+    assert!(message.contains("[32, 32, 3]"), "{message}");
+}
+
+#[test]
+fn seed_cnn_learns_digits() {
+    let split = embedded_mnist().unwrap();
+    let train_part = split.train.subset(&(0..2000).collect::<Vec<_>>());
+    let gpu = gpu_with(GpuOptions::default());
+    let session = train(gpu, "seed-cnn", &train_part, &config(1, 32));
+    let evaluation = pollster::block_on(train::evaluate(session.model(), &split.test, 64)).unwrap();
+    assert!(
+        evaluation.accuracy > 0.85,
+        "accuracy {}",
+        evaluation.accuracy
+    );
+}
