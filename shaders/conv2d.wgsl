@@ -31,35 +31,60 @@ fn gemm_n() -> u32 { return p.gemm_n; }
 fn gemm_k() -> u32 { return p.gemm_k; }
 fn k_slice() -> u32 { return p.k_slice; }
 
-// x[n, ih, iw, ci] with zero outside the input; ih and iw are given before removing the padding.
-fn x_at(n: u32, ih_padded: u32, iw_padded: u32, ci: u32) -> f32 {
-    if (ih_padded < p.pad_top || iw_padded < p.pad_left) {
+// x[n, ih, iw, ci] with zero outside the input; `row_base` is n * H.
+fn x_at(row_base: u32, ih: i32, iw: i32, ci: u32) -> f32 {
+    if (ih < 0 || iw < 0 || u32(ih) >= p.in_h || u32(iw) >= p.in_w) {
         return 0.0;
     }
-    let ih = ih_padded - p.pad_top;
-    let iw = iw_padded - p.pad_left;
-    if (ih >= p.in_h || iw >= p.in_w) {
-        return 0.0;
-    }
-    return a[((n * p.in_h + ih) * p.in_w + iw) * p.in_c + ci];
+    return a[((row_base + u32(ih)) * p.in_w + u32(iw)) * p.in_c + ci];
 }
 
 //#if FORWARD
 @group(0) @binding(4) var<storage, read> bias: array<f32>;
 
-fn load_a(m: u32, k: u32) -> f32 {
+// Output position m = (n, oh, ow): the input corner of its window.
+struct ARow { row_base: u32, ih: i32, iw: i32 }
+// Filter tap k = (kh, kw, ci); w_base = k * C_out.
+struct KPos { kh: u32, kw: u32, ci: u32, w_base: u32 }
+alias BCol = u32;
+
+fn a_row(m: u32) -> ARow {
     let ow = m % p.out_w;
     let oh = (m / p.out_w) % p.out_h;
     let n = m / (p.out_w * p.out_h);
+    let ih = i32(oh * p.stride_h) - i32(p.pad_top);
+    let iw = i32(ow * p.stride_w) - i32(p.pad_left);
+    return ARow(n * p.in_h, ih, iw);
+}
+
+fn k_pos(k: u32) -> KPos {
     let ci = k % p.in_c;
     let kw = (k / p.in_c) % p.k_w;
     let kh = k / (p.in_c * p.k_w);
-    return x_at(n, oh * p.stride_h + kh * p.dilation_h, ow * p.stride_w + kw * p.dilation_w, ci);
+    return KPos(kh, kw, ci, k * p.out_c);
 }
 
-fn load_b(k: u32, n: u32) -> f32 {
-    return b[k * p.out_c + n];
+fn k_next(q: KPos) -> KPos {
+    var r = KPos(q.kh, q.kw, q.ci + 1u, q.w_base + p.out_c);
+    if (r.ci == p.in_c) {
+        r.ci = 0u;
+        r.kw += 1u;
+        if (r.kw == p.k_w) {
+            r.kw = 0u;
+            r.kh += 1u;
+        }
+    }
+    return r;
 }
+
+fn a_value(r: ARow, q: KPos) -> f32 {
+    let ih = r.ih + i32(q.kh * p.dilation_h);
+    let iw = r.iw + i32(q.kw * p.dilation_w);
+    return x_at(r.row_base, ih, iw, q.ci);
+}
+
+fn b_col(n: u32) -> BCol { return n; }
+fn b_value(q: KPos, n: BCol) -> f32 { return b[q.w_base + n]; }
 
 fn store_c(m: u32, n: u32, slice: u32, value: f32) {
     c[m * p.out_c + n] = activate(value + bias[n]);
@@ -67,38 +92,66 @@ fn store_c(m: u32, n: u32, slice: u32, value: f32) {
 //#endif
 
 //#if INPUT_GRAD
-fn load_a(m: u32, k: u32) -> f32 {
+// Input position m = (n, ih, iw), in padded coordinates.
+struct ARow { row_base: u32, ph: i32, pw: i32 }
+// Tap and output channel k = (kh, kw, co); w_base = (kh * KW + kw) * C_in * C_out + co.
+struct KPos { kh: u32, kw: u32, co: u32, w_base: u32 }
+// Input channel n = ci: its offset ci * C_out in w.
+alias BCol = u32;
+
+fn a_row(m: u32) -> ARow {
     let iw = m % p.in_w;
     let ih = (m / p.in_w) % p.in_h;
     let n = m / (p.in_w * p.in_h);
+    return ARow(n * p.out_h, i32(ih + p.pad_top), i32(iw + p.pad_left));
+}
+
+fn k_pos(k: u32) -> KPos {
     let co = k % p.out_c;
-    let kw = (k / p.out_c) % p.k_w;
-    let kh = k / (p.out_c * p.k_w);
-    // oh * stride_h = ih + pad_top - kh * dilation_h must be a non-negative multiple of stride.
-    let row = i32(ih + p.pad_top) - i32(kh * p.dilation_h);
-    let col = i32(iw + p.pad_left) - i32(kw * p.dilation_w);
+    let tap = k / p.out_c;
+    return KPos(tap / p.k_w, tap % p.k_w, co, tap * p.in_c * p.out_c + co);
+}
+
+fn k_next(q: KPos) -> KPos {
+    var r = KPos(q.kh, q.kw, q.co + 1u, q.w_base + 1u);
+    if (r.co == p.out_c) {
+        // Next tap: skip the rest of this tap's [C_in, C_out] block.
+        r.co = 0u;
+        r.w_base = r.w_base - p.out_c + p.in_c * p.out_c;
+        r.kw += 1u;
+        if (r.kw == p.k_w) {
+            r.kw = 0u;
+            r.kh += 1u;
+        }
+    }
+    return r;
+}
+
+// dy[n, oh, ow, co] for oh * stride_h = ph - kh * dilation_h (likewise for columns), or 0 when
+// no output position reaches this input cell through this tap.
+fn a_value(r: ARow, q: KPos) -> f32 {
+    let row = r.ph - i32(q.kh * p.dilation_h);
+    let col = r.pw - i32(q.kw * p.dilation_w);
     if (row < 0 || col < 0) {
         return 0.0;
     }
-    let r = u32(row);
-    let q = u32(col);
-    if (r % p.stride_h != 0u || q % p.stride_w != 0u) {
-        return 0.0;
+    var oh = u32(row);
+    var ow = u32(col);
+    if (p.stride_h != 1u || p.stride_w != 1u) {
+        if (oh % p.stride_h != 0u || ow % p.stride_w != 0u) {
+            return 0.0;
+        }
+        oh = oh / p.stride_h;
+        ow = ow / p.stride_w;
     }
-    let oh = r / p.stride_h;
-    let ow = q / p.stride_w;
     if (oh >= p.out_h || ow >= p.out_w) {
         return 0.0;
     }
-    return a[((n * p.out_h + oh) * p.out_w + ow) * p.out_c + co];
+    return a[((r.row_base + oh) * p.out_w + ow) * p.out_c + q.co];
 }
 
-fn load_b(k: u32, n: u32) -> f32 {
-    // k = (kh, kw, co), n = ci: w[kh, kw, ci, co].
-    let co = k % p.out_c;
-    let tap = k / p.out_c;
-    return b[(tap * p.in_c + n) * p.out_c + co];
-}
+fn b_col(n: u32) -> BCol { return n * p.out_c; }
+fn b_value(q: KPos, c: BCol) -> f32 { return b[q.w_base + c]; }
 
 fn store_c(m: u32, n: u32, slice: u32, value: f32) {
     c[m * p.in_c + n] = value;
@@ -106,20 +159,53 @@ fn store_c(m: u32, n: u32, slice: u32, value: f32) {
 //#endif
 
 //#if FILTER_GRAD
-fn load_a(m: u32, k: u32) -> f32 {
-    // m = (kh, kw, ci), k = (n, oh, ow).
+// Filter tap m = (kh, kw, ci): its offset from a window's corner.
+struct ARow { dh: i32, dw: i32, ci: u32 }
+// Output position k = (n, oh, ow): its window's corner (row_base = n * H), dy_base = k * C_out.
+struct KPos { ow: u32, oh: u32, row_base: u32, ih: i32, iw: i32, dy_base: u32 }
+alias BCol = u32;
+
+fn a_row(m: u32) -> ARow {
     let ci = m % p.in_c;
     let kw = (m / p.in_c) % p.k_w;
     let kh = m / (p.in_c * p.k_w);
+    return ARow(i32(kh * p.dilation_h), i32(kw * p.dilation_w), ci);
+}
+
+fn k_pos(k: u32) -> KPos {
     let ow = k % p.out_w;
     let oh = (k / p.out_w) % p.out_h;
     let n = k / (p.out_w * p.out_h);
-    return x_at(n, oh * p.stride_h + kh * p.dilation_h, ow * p.stride_w + kw * p.dilation_w, ci);
+    let ih = i32(oh * p.stride_h) - i32(p.pad_top);
+    let iw = i32(ow * p.stride_w) - i32(p.pad_left);
+    return KPos(ow, oh, n * p.in_h, ih, iw, k * p.out_c);
 }
 
-fn load_b(k: u32, n: u32) -> f32 {
-    return b[k * p.out_c + n];
+fn k_next(q: KPos) -> KPos {
+    var r = q;
+    r.dy_base += p.out_c;
+    r.ow += 1u;
+    r.iw += i32(p.stride_w);
+    if (r.ow == p.out_w) {
+        r.ow = 0u;
+        r.iw = -i32(p.pad_left);
+        r.oh += 1u;
+        r.ih += i32(p.stride_h);
+        if (r.oh == p.out_h) {
+            r.oh = 0u;
+            r.ih = -i32(p.pad_top);
+            r.row_base += p.in_h;
+        }
+    }
+    return r;
 }
+
+fn a_value(r: ARow, q: KPos) -> f32 {
+    return x_at(q.row_base, q.ih + r.dh, q.iw + r.dw, r.ci);
+}
+
+fn b_col(n: u32) -> BCol { return n; }
+fn b_value(q: KPos, n: BCol) -> f32 { return b[q.dy_base + n]; }
 
 fn store_c(m: u32, n: u32, slice: u32, value: f32) {
     c[(slice * p.gemm_m + m) * p.gemm_n + n] = value;

@@ -23,14 +23,23 @@ fn gemm_n() -> u32 { return p.n; }
 fn gemm_k() -> u32 { return p.k; }
 fn k_slice() -> u32 { return p.k_slice; }
 
-fn load_a(m: u32, k: u32) -> f32 {
+alias ARow = u32;
+alias KPos = u32;
+alias BCol = u32;
+
+fn a_row(m: u32) -> ARow { return m; }
+fn k_pos(k: u32) -> KPos { return k; }
+fn k_next(k: KPos) -> KPos { return k + 1u; }
+fn b_col(n: u32) -> BCol { return n; }
+
+fn a_value(m: ARow, k: KPos) -> f32 {
     if (TRANSPOSE_A == 1u) {
         return a[k * p.m + m];
     }
     return a[m * p.k + k];
 }
 
-fn load_b(k: u32, n: u32) -> f32 {
+fn b_value(k: KPos, n: BCol) -> f32 {
     if (TRANSPOSE_B == 1u) {
         return b[n * p.k + k];
     }

@@ -74,7 +74,9 @@ fn max_forward(
     let n = i / (p.channels * p.out_w * p.out_h);
     let rows = window_rows(oh);
     let cols = window_cols(ow);
-    var best = -3.4028235e38;
+    // The lowest finite f32, as a hex literal: Chrome's WGSL compiler (Tint) rejects -3.4028235e38
+    // because that decimal rounds to a value beyond the f32 range.
+    var best = -0x1.fffffep+127f;
     var best_index = 0xffffffffu;
     for (var ih = rows.x; ih < rows.y; ih++) {
         for (var iw = cols.x; iw < cols.y; iw++) {

@@ -309,7 +309,7 @@ impl Model {
         let [h, w, _] = self.config.input_shape;
         max_rows = max_rows.max(h * w);
         let by_memory = max_binding / (per_example * 4);
-        let grid_rows = 64 * self.gpu.limits.max_compute_workgroups_per_dimension as usize;
+        let grid_rows = crate::ops::gemm_max_rows(&self.gpu);
         by_memory.min(grid_rows / max_rows).max(1)
     }
 

@@ -3,8 +3,6 @@
 
 use crate::gpu::{Gpu, Kernel};
 
-/// K step through workgroup memory.
-const TILE_K: u32 = 16;
 /// Rows of C per workgroup.
 const TILE_M: u32 = 64;
 /// Workgroups worth filling the device with before splitting K.
@@ -19,7 +17,7 @@ pub(crate) struct GemmPlan {
     pub tile_m: u32,
     /// Columns of C per workgroup.
     pub tile_n: u32,
-    /// K range of one slice (a multiple of `TILE_K`).
+    /// K range of one slice (a multiple of the K step `tile_n / 4`).
     pub k_slice: u32,
     /// Number of split-K slices (the grid's z).
     pub slices: u32,
@@ -42,7 +40,8 @@ impl GemmPlan {
         if split_k && tiles < TARGET_WORKGROUPS {
             slices = (TARGET_WORKGROUPS / tiles).min(k / MIN_SLICE_K).max(1);
         }
-        let k_slice = k.div_ceil(slices).next_multiple_of(TILE_K).max(TILE_K);
+        let tile_k = tile_n / 4;
+        let k_slice = k.div_ceil(slices).next_multiple_of(tile_k).max(tile_k);
         let slices = k.div_ceil(k_slice).max(1);
         let grid = [n.div_ceil(tile_n), m.div_ceil(TILE_M), slices];
         let max = gpu.limits.max_compute_workgroups_per_dimension;
@@ -61,11 +60,15 @@ impl GemmPlan {
         }
     }
 
-    /// Adds the tile defines to a GEMM kernel.
+    /// The GEMM kernel of `module` with this plan's tile defines.
     pub fn kernel(&self, module: &'static str) -> Kernel {
         Kernel::new(module, "main")
             .define("BM", self.tile_m)
             .define("BN", self.tile_n)
-            .define("BK", TILE_K)
+    }
+
+    /// Rows of C that the workgroup grid of `gpu` can cover.
+    pub fn max_rows(gpu: &Gpu) -> usize {
+        TILE_M as usize * gpu.limits.max_compute_workgroups_per_dimension as usize
     }
 }

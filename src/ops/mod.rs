@@ -15,6 +15,11 @@ use serde::{Deserialize, Serialize};
 
 pub use geometry::{Conv2dGeometry, Conv2dSpec, Padding, Pool2dGeometry};
 
+/// Rows of a GEMM (batch * OH * OW for a conv) that fit the workgroup grid of `gpu`.
+pub fn gemm_max_rows(gpu: &crate::gpu::Gpu) -> usize {
+    gemm::GemmPlan::max_rows(gpu)
+}
+
 /// Elementwise (or, for softmax, row-wise) activation applied after a layer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
