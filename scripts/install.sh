@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Installs what webcnn needs and is missing on this machine; safe to run again (each step
-# skips what is already there). Debian/Ubuntu with apt, rustup and Node.js with npm.
+# skips what is already there). Debian/Ubuntu with apt, rustup and Node.js (20.19 or newer)
+# with npm.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-apt_packages=(mesa-vulkan-drivers)
+# mesa-vulkan-drivers: lavapipe, the CPU Vulkan driver for machines without a GPU.
+# chromium, chromium-driver: the browser tests (WebGPU through Chromium's SwiftShader).
+apt_packages=(mesa-vulkan-drivers chromium chromium-driver)
 missing=()
 for package in "${apt_packages[@]}"; do
     dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
@@ -19,3 +22,24 @@ fi
 
 # lavapipe warns on every start without a runtime folder.
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"
+
+# The browser build: the wasm32 target and the wasm-bindgen CLI of the exact version that
+# Cargo.toml pins (the CLI refuses modules from another version).
+rustup target list --installed | grep -q '^wasm32-unknown-unknown$' ||
+    rustup target add wasm32-unknown-unknown
+wasm_bindgen_version=$(sed -n 's/^wasm-bindgen = "=\([0-9.]*\)"$/\1/p' Cargo.toml)
+if [[ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $wasm_bindgen_version" ]]; then
+    echo "installing wasm-bindgen-cli $wasm_bindgen_version (takes a few minutes)"
+    cargo install wasm-bindgen-cli --version "$wasm_bindgen_version"
+fi
+
+# The page's npm packages (Vite, Chart.js, idb, binaryen, playwright-core), reinstalled only
+# when package-lock.json is newer than the installed tree.
+if ! command -v npm >/dev/null; then
+    echo "error: npm not found; install Node.js 20.19 or newer with npm" >&2
+    exit 1
+fi
+if [[ ! -f www/node_modules/.package-lock.json ||
+    www/package-lock.json -nt www/node_modules/.package-lock.json ]]; then
+    (cd www && npm ci --no-audit --no-fund)
+fi

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Runs every test: Rust unit and integration tests (real WGSL on the machine's Vulkan driver,
-# lavapipe without a GPU) and a wasm32 build check.
+# lavapipe without a GPU), a wasm32 build check, then the browser tests (Playwright with the
+# system Chromium: the trainer page on WebGPU through SwiftShader, and on the CPU path).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/install.sh
-rustup target list --installed | grep -q wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
 cargo build --release --lib --target wasm32-unknown-unknown
 cargo test --release
+bash scripts/build-web.sh
+node --test --test-concurrency=1 tests/browser/*.test.mjs

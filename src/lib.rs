@@ -12,5 +12,7 @@ pub mod optim;
 pub mod reference;
 pub mod tensor;
 pub mod train;
+#[cfg(target_arch = "wasm32")]
+pub mod wasm;
 
 pub use error::{Error, Result};

@@ -1,0 +1,232 @@
+//! The device a [`super::Trainer`] trains on: WebGPU through [`crate::gpu::Gpu`], or the CPU
+//! reference path when the browser has no usable WebGPU adapter. Each enum forwards to the
+//! matching engine type, so the trainer is written once for both.
+
+use std::rc::Rc;
+
+use crate::cpu::{self, CpuModel, CpuSession};
+use crate::data::Dataset;
+use crate::gpu::{BufferStats, Gpu};
+use crate::io;
+use crate::model::{Model, ModelConfig};
+use crate::optim::{Optimizer, OptimizerConfig};
+use crate::train::{self, EpochReport, Evaluation, RunOutcome, Session, StepReport, TrainConfig};
+use crate::Result;
+
+/// Where models are built and trained.
+pub enum Engine {
+    /// A WebGPU device.
+    Gpu(Rc<Gpu>),
+    /// The CPU reference ops, on the worker's thread.
+    Cpu,
+}
+
+/// A built model that is not training.
+pub enum Net {
+    /// Parameters on the GPU.
+    Gpu(Model),
+    /// Parameters in wasm memory.
+    Cpu(CpuModel),
+}
+
+/// A borrowed model, idle or inside a training session.
+#[derive(Clone, Copy)]
+pub enum NetRef<'a> {
+    /// Parameters on the GPU.
+    Gpu(&'a Model),
+    /// Parameters in wasm memory.
+    Cpu(&'a CpuModel),
+}
+
+/// A training run in progress.
+pub enum Run {
+    /// Training on the GPU.
+    Gpu(Session),
+    /// Training on the CPU.
+    Cpu(CpuSession),
+}
+
+impl Engine {
+    /// Short name shown on the page: `webgpu` or `cpu`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Engine::Gpu(_) => "webgpu",
+            Engine::Cpu => "cpu",
+        }
+    }
+
+    /// Adapter description, for the page's status line.
+    pub fn adapter(&self) -> String {
+        match self {
+            Engine::Gpu(gpu) => {
+                let info = &gpu.info;
+                format!("{} ({})", info.name, info.driver_info)
+                    .replace(" ()", "")
+                    .trim()
+                    .to_string()
+            }
+            Engine::Cpu => "WebAssembly on the CPU".to_string(),
+        }
+    }
+
+    /// Buffers the engine has created (zero on the CPU).
+    pub fn buffer_stats(&self) -> BufferStats {
+        match self {
+            Engine::Gpu(gpu) => gpu.buffer_stats(),
+            Engine::Cpu => BufferStats::default(),
+        }
+    }
+
+    /// Builds `config` with weights drawn from `seed`.
+    pub fn build(&self, config: ModelConfig, seed: u64) -> Result<Net> {
+        match self {
+            Engine::Gpu(gpu) => Ok(Net::Gpu(Model::new(gpu.clone(), config, seed)?)),
+            Engine::Cpu => Ok(Net::Cpu(CpuModel::new(config, seed)?)),
+        }
+    }
+
+    /// Builds a model from a file written by [`NetRef::to_bytes`]; `source` names it in errors.
+    pub fn load(&self, bytes: &[u8], source: &str) -> Result<Net> {
+        match self {
+            Engine::Gpu(gpu) => Ok(Net::Gpu(io::from_bytes(gpu.clone(), bytes, source)?)),
+            Engine::Cpu => Ok(Net::Cpu(CpuModel::from_bytes(bytes, source)?)),
+        }
+    }
+
+    /// Starts training `net` on `data`. On error the model is dropped, so callers keep a copy.
+    pub fn start(
+        &self,
+        net: Net,
+        optimizer: &OptimizerConfig,
+        data: &Dataset,
+        config: &TrainConfig,
+    ) -> Result<Run> {
+        match net {
+            Net::Gpu(model) => {
+                let optimizer = Optimizer::new(&model, optimizer.clone())?;
+                Ok(Run::Gpu(Session::new(model, optimizer, data, config)?))
+            }
+            Net::Cpu(model) => Ok(Run::Cpu(CpuSession::new(
+                model,
+                optimizer.clone(),
+                data,
+                config,
+            )?)),
+        }
+    }
+}
+
+impl Net {
+    /// Borrows the model.
+    pub fn as_ref(&self) -> NetRef<'_> {
+        match self {
+            Net::Gpu(model) => NetRef::Gpu(model),
+            Net::Cpu(model) => NetRef::Cpu(model),
+        }
+    }
+}
+
+impl<'a> NetRef<'a> {
+    /// The config the model was built from.
+    pub fn config(self) -> &'a ModelConfig {
+        match self {
+            NetRef::Gpu(model) => model.config(),
+            NetRef::Cpu(model) => model.config(),
+        }
+    }
+
+    /// Keras-style summary, one line per layer.
+    pub fn summary(self) -> String {
+        match self {
+            NetRef::Gpu(model) => model.summary(),
+            NetRef::Cpu(model) => format!(
+                "{} layers, {} parameters",
+                model.config().layers.len(),
+                model.parameter_count()
+            ),
+        }
+    }
+
+    /// Serialises the config and weights (the webcnn safetensors file).
+    pub async fn to_bytes(self) -> Result<Vec<u8>> {
+        match self {
+            NetRef::Gpu(model) => io::to_bytes(model).await,
+            NetRef::Cpu(model) => model.to_bytes(),
+        }
+    }
+
+    /// Named parameter tensors: name, shape, values.
+    pub async fn weights(self) -> Result<io::Weights> {
+        match self {
+            NetRef::Gpu(model) => model.weights().await,
+            NetRef::Cpu(model) => Ok(model.weights()),
+        }
+    }
+
+    /// Loss, accuracy, confusion matrix and predictions on `data`.
+    pub async fn evaluate(self, data: &Dataset, batch_size: usize) -> Result<Evaluation> {
+        match self {
+            NetRef::Gpu(model) => train::evaluate(model, data, batch_size).await,
+            NetRef::Cpu(model) => cpu::evaluate(model, data, batch_size),
+        }
+    }
+
+    /// Class probabilities `[n, classes]` of `images` (`n` images, NHWC, flat).
+    pub async fn predict(self, images: &[f32], batch_size: usize) -> Result<Vec<f32>> {
+        match self {
+            NetRef::Gpu(model) => train::predict(model, images, batch_size).await,
+            NetRef::Cpu(model) => cpu::predict(model, images, batch_size),
+        }
+    }
+}
+
+impl Run {
+    /// Runs up to `max_steps` steps; see [`Session::run`].
+    pub async fn run(&mut self, max_steps: usize) -> Result<RunOutcome> {
+        match self {
+            Run::Gpu(session) => session.run(max_steps).await,
+            Run::Cpu(session) => session.run(max_steps),
+        }
+    }
+
+    /// Metrics of the current epoch so far. On the GPU this reads back, so it also waits until
+    /// the queued steps have run.
+    pub async fn progress(&self) -> Result<StepReport> {
+        match self {
+            Run::Gpu(session) => session.progress().await,
+            Run::Cpu(session) => Ok(session.progress()),
+        }
+    }
+
+    /// Steps per epoch.
+    pub fn steps_per_epoch(&self) -> usize {
+        match self {
+            Run::Gpu(session) => session.steps_per_epoch(),
+            Run::Cpu(session) => session.steps_per_epoch(),
+        }
+    }
+
+    /// Reports of the finished epochs.
+    pub fn reports(&self) -> &[EpochReport] {
+        match self {
+            Run::Gpu(session) => session.reports(),
+            Run::Cpu(session) => session.reports(),
+        }
+    }
+
+    /// The model being trained.
+    pub fn net(&self) -> NetRef<'_> {
+        match self {
+            Run::Gpu(session) => NetRef::Gpu(session.model()),
+            Run::Cpu(session) => NetRef::Cpu(session.model()),
+        }
+    }
+
+    /// Ends the run and gives the model back (the optimizer state is dropped).
+    pub fn finish(self) -> Net {
+        match self {
+            Run::Gpu(session) => Net::Gpu(session.into_parts().0),
+            Run::Cpu(session) => Net::Cpu(session.into_model()),
+        }
+    }
+}

@@ -1,0 +1,81 @@
+//! wasm-bindgen API for the browser trainer. This is the only module that knows JS types: the
+//! worker in `www/src/worker.js` drives a [`Trainer`], and every value crosses the boundary as a
+//! plain JS object (serde), a typed array or a JS `Error` whose message is the [`crate::Error`]
+//! text.
+
+mod backend;
+mod inspect;
+mod trainer;
+
+use serde::Serialize;
+use wasm_bindgen::prelude::*;
+
+use crate::model::{build_layers, check_output, ModelConfig};
+
+pub use trainer::Trainer;
+
+/// Installs the panic hook and routes the `log` crate to the browser console.
+#[wasm_bindgen(start)]
+pub fn start() {
+    console_error_panic_hook::set_once();
+    // A second call (a second module instance in the same worker) finds a logger set already.
+    let _ = console_log::init_with_level(log::Level::Info);
+}
+
+/// Converts a webcnn error into a JS `Error` carrying its message.
+fn js_error(error: impl std::fmt::Display) -> JsError {
+    JsError::new(&error.to_string())
+}
+
+/// Serialises `value` as plain JS objects and numbers (u64 as numbers, maps as objects).
+fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, JsError> {
+    let serializer = serde_wasm_bindgen::Serializer::json_compatible();
+    value.serialize(&serializer).map_err(js_error)
+}
+
+/// Returns the JSON model config of a preset (`seed-cnn` or `lenet5`).
+#[wasm_bindgen(js_name = presetConfig)]
+pub fn preset_config(name: &str) -> Result<JsValue, JsError> {
+    to_js(&ModelConfig::preset(name).map_err(js_error)?)
+}
+
+/// One row of a model summary.
+#[derive(Serialize)]
+struct LayerRow {
+    /// Layer type as written in the config (`conv2d`, `dense`, ...).
+    kind: String,
+    /// Output shape of one example.
+    output_shape: Vec<usize>,
+    /// Parameter count.
+    params: usize,
+}
+
+/// Checks a model config without building it on a device and returns one row per layer
+/// (`{kind, output_shape, params}`). Raises the config error, for example a layer list that
+/// shrinks the image below 1x1 or a model that does not end in one score per class.
+#[wasm_bindgen(js_name = describeModel)]
+pub fn describe_model(config: JsValue) -> Result<JsValue, JsError> {
+    let config: ModelConfig = serde_wasm_bindgen::from_value(config)
+        .map_err(|e| js_error(format!("invalid model config: {e}")))?;
+    to_js(&layer_rows(&config).map_err(js_error)?)
+}
+
+fn layer_rows(config: &ModelConfig) -> crate::Result<Vec<LayerRow>> {
+    let (layers, _) = build_layers(config, 1)?;
+    check_output(config, &layers)?;
+    Ok(layers
+        .iter()
+        .zip(&config.layers)
+        .map(|(layer, layer_config)| LayerRow {
+            kind: layer_kind(layer_config),
+            output_shape: layer.output_shape().to_vec(),
+            params: layer.params().iter().map(|slot| slot.len()).sum(),
+        })
+        .collect())
+}
+
+/// The `type` tag of a layer config.
+fn layer_kind(config: &crate::layers::LayerConfig) -> String {
+    let value = serde_json::to_value(config).expect("layer configs serialise");
+    value["type"].as_str().unwrap_or("layer").to_string()
+}

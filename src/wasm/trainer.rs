@@ -1,0 +1,397 @@
+//! [`Trainer`]: the object the browser worker drives. It holds the device, the embedded digits,
+//! and the current model, which is either idle or inside a training run. Training advances a
+//! few steps per [`Trainer::run`] call, so the worker stays responsive and can pause between
+//! calls. Every method that fails leaves the current model as it was.
+
+use serde::{Deserialize, Serialize};
+use wasm_bindgen::prelude::*;
+
+use super::backend::{Engine, Net, NetRef, Run};
+use super::{inspect, js_error, layer_rows, to_js};
+use crate::data::{parse_idx_dataset, stratified_split, DataSplit, Dataset, DEFAULT_SPLIT_SEED};
+use crate::gpu::{Gpu, GpuOptions};
+use crate::model::ModelConfig;
+use crate::optim::OptimizerConfig;
+use crate::train::{RunOutcome, TrainConfig};
+use crate::Error;
+
+/// Examples per batch when evaluating or predicting (no gradients, so larger than training).
+const EVAL_BATCH: usize = 250;
+
+/// What [`Trainer::start`] takes from the page.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StartSettings {
+    /// Model to build; `None` continues training the current model.
+    model: Option<ModelConfig>,
+    /// Optimizer and its hyperparameters.
+    optimizer: OptimizerConfig,
+    /// Epochs, batch size, validation split, seed.
+    train: TrainConfig,
+}
+
+/// What one [`Trainer::run`] call finished.
+#[derive(Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum RunResult {
+    /// Steps ran; the metrics of the epoch so far.
+    Steps { progress: crate::train::StepReport },
+    /// An epoch ended; its report.
+    Epoch { report: crate::train::EpochReport },
+    /// Every epoch has run; the model is idle again.
+    Done,
+}
+
+/// Evaluation on the test set, with the misclassified examples listed.
+#[derive(Serialize)]
+struct TestResult {
+    #[serde(flatten)]
+    evaluation: crate::train::Evaluation,
+    /// Test examples whose prediction is wrong: `[index, true label, predicted label]`.
+    misclassified: Vec<[u32; 3]>,
+}
+
+enum State {
+    Empty,
+    Idle(Net),
+    Training(Run),
+}
+
+/// Trains and runs models for the page, on WebGPU or, without it, on the CPU.
+#[wasm_bindgen]
+pub struct Trainer {
+    engine: Engine,
+    fallback_reason: Option<String>,
+    data: Option<DataSplit>,
+    state: State,
+}
+
+#[wasm_bindgen]
+impl Trainer {
+    /// Opens a WebGPU device. Raises the adapter error when the browser has no WebGPU.
+    pub async fn create() -> Result<Trainer, JsError> {
+        let gpu = Gpu::new(GpuOptions::default()).await.map_err(js_error)?;
+        // wgpu's default handler panics; log instead, so the console shows the WebGPU message.
+        gpu.device.on_uncaptured_error(std::sync::Arc::new(|error| {
+            log::error!("WebGPU error: {error}")
+        }));
+        Ok(Trainer::with_engine(
+            Engine::Gpu(std::rc::Rc::new(gpu)),
+            None,
+        ))
+    }
+
+    /// Trains on the CPU; `reason` says why WebGPU is not used and is shown on the page.
+    #[wasm_bindgen(js_name = createCpu)]
+    pub fn create_cpu(reason: String) -> Trainer {
+        log::warn!("WebGPU unavailable ({reason}); training on the CPU");
+        Trainer::with_engine(Engine::Cpu, Some(reason))
+    }
+
+    /// Whether a training run is in progress (running or paused).
+    #[wasm_bindgen(getter, js_name = isTraining)]
+    pub fn is_training(&self) -> bool {
+        matches!(self.state, State::Training(_))
+    }
+
+    /// `webgpu` or `cpu`.
+    #[wasm_bindgen(getter)]
+    pub fn backend(&self) -> String {
+        self.engine.name().to_string()
+    }
+
+    /// Adapter name and driver.
+    #[wasm_bindgen(getter)]
+    pub fn adapter(&self) -> String {
+        self.engine.adapter()
+    }
+
+    /// Why the CPU path is in use, when it is.
+    #[wasm_bindgen(getter, js_name = fallbackReason)]
+    pub fn fallback_reason(&self) -> Option<String> {
+        self.fallback_reason.clone()
+    }
+
+    /// Parses the gzipped (or plain) IDX images and labels and splits them 7:3 into train and
+    /// test parts with the seed the native CLI uses. Returns `{train, test, classes, shape}`.
+    #[wasm_bindgen(js_name = loadData)]
+    pub fn load_data(&mut self, images: &[u8], labels: &[u8]) -> Result<JsValue, JsError> {
+        let dataset = parse_idx_dataset(images, "images", labels, "labels").map_err(js_error)?;
+        let (train, test) =
+            stratified_split(&dataset, 0.3, DEFAULT_SPLIT_SEED).map_err(js_error)?;
+        let summary = serde_json::json!({
+            "train": train.len(),
+            "test": test.len(),
+            "classes": train.num_classes,
+            "shape": [train.height, train.width, train.channels],
+        });
+        self.data = Some(DataSplit { train, test });
+        to_js(&summary)
+    }
+
+    /// Starts a training run with `{model, optimizer, train}`. A `model` config builds a new
+    /// model; `model: null` continues training the current one (with fresh optimizer state).
+    /// Returns `{steps_per_epoch, summary}`.
+    pub async fn start(&mut self, settings: JsValue) -> Result<JsValue, JsError> {
+        let settings: StartSettings = serde_wasm_bindgen::from_value(settings)
+            .map_err(|e| js_error(format!("invalid training settings: {e}")))?;
+        settings.train.validate().map_err(js_error)?;
+        settings.optimizer.validate().map_err(js_error)?;
+        // Borrow the field directly, so `self.state` stays free to change below.
+        let data = match &self.data {
+            Some(split) => &split.train,
+            None => return Err(js_error("the digits are not loaded yet")),
+        };
+        if matches!(self.state, State::Training(_)) {
+            return Err(js_error("a training run is in progress; stop it first"));
+        }
+
+        let run = match settings.model {
+            Some(config) => {
+                check_fits(&config, data).map_err(js_error)?;
+                let net = self
+                    .engine
+                    .build(config, settings.train.seed)
+                    .map_err(js_error)?;
+                self.engine
+                    .start(net, &settings.optimizer, data, &settings.train)
+                    .map_err(js_error)?
+            }
+            None => {
+                let State::Idle(net) = std::mem::replace(&mut self.state, State::Empty) else {
+                    return Err(js_error("there is no model to continue; train or load one"));
+                };
+                // `Engine::start` consumes the model even when it fails, so keep a copy.
+                let backup = match net.as_ref().to_bytes().await {
+                    Ok(bytes) => bytes,
+                    Err(e) => {
+                        self.state = State::Idle(net);
+                        return Err(js_error(e));
+                    }
+                };
+                match self
+                    .engine
+                    .start(net, &settings.optimizer, data, &settings.train)
+                {
+                    Ok(run) => run,
+                    Err(e) => {
+                        let restored = self.engine.load(&backup, "the model before training");
+                        self.state = State::Idle(restored.map_err(js_error)?);
+                        return Err(js_error(e));
+                    }
+                }
+            }
+        };
+        log::info!(
+            "training started on {} ({} steps per epoch)",
+            self.engine.name(),
+            run.steps_per_epoch()
+        );
+        let result = serde_json::json!({
+            "steps_per_epoch": run.steps_per_epoch(),
+            "summary": run.net().summary(),
+            "config": run.net().config(),
+        });
+        self.state = State::Training(run);
+        to_js(&result)
+    }
+
+    /// Runs up to `steps` training steps and waits for them to finish. Returns
+    /// `{kind: "steps", progress}`, `{kind: "epoch", report}` or `{kind: "done"}`; after `done`
+    /// (or an error such as a diverged loss) the model is idle and kept.
+    pub async fn run(&mut self, steps: u32) -> Result<JsValue, JsError> {
+        let State::Training(run) = &mut self.state else {
+            return Err(js_error(
+                "no training run is in progress; press Train first",
+            ));
+        };
+        let outcome = match run.run(steps as usize).await {
+            Ok(RunOutcome::Steps) => run
+                .progress()
+                .await
+                .map(|p| RunResult::Steps { progress: p }),
+            Ok(RunOutcome::Epoch(report)) => Ok(RunResult::Epoch { report }),
+            Ok(RunOutcome::Done) => Ok(RunResult::Done),
+            Err(e) => Err(e),
+        };
+        if !matches!(
+            outcome,
+            Ok(RunResult::Steps { .. } | RunResult::Epoch { .. })
+        ) {
+            self.stop();
+        }
+        to_js(&outcome.map_err(js_error)?)
+    }
+
+    /// Ends the training run, keeping the model as trained so far.
+    pub fn stop(&mut self) {
+        if let State::Training(run) = std::mem::replace(&mut self.state, State::Empty) {
+            log::info!("training stopped after {} epochs", run.reports().len());
+            self.state = State::Idle(run.finish());
+        }
+    }
+
+    /// Evaluates the current model on the test part. Returns `{loss, accuracy, confusion,
+    /// per_class, predictions, misclassified}`.
+    pub async fn evaluate(&self) -> Result<JsValue, JsError> {
+        let test = &self.data()?.test;
+        let evaluation = self
+            .net()?
+            .evaluate(test, EVAL_BATCH)
+            .await
+            .map_err(js_error)?;
+        let misclassified = evaluation
+            .predictions
+            .iter()
+            .zip(&test.labels)
+            .enumerate()
+            .filter(|(_, (predicted, label))| predicted != label)
+            .map(|(index, (&predicted, &label))| [index as u32, label, predicted])
+            .collect();
+        to_js(&TestResult {
+            evaluation,
+            misclassified,
+        })
+    }
+
+    /// Number of test examples.
+    #[wasm_bindgen(js_name = testCount)]
+    pub fn test_count(&self) -> usize {
+        self.data.as_ref().map_or(0, |d| d.test.len())
+    }
+
+    /// Pixels (HWC, 0 to 1) of test example `index`.
+    #[wasm_bindgen(js_name = testImage)]
+    pub fn test_image(&self, index: usize) -> Result<Vec<f32>, JsError> {
+        let test = &self.data()?.test;
+        if index >= test.len() {
+            return Err(js_error(format!(
+                "test example {index} does not exist; there are {}",
+                test.len()
+            )));
+        }
+        Ok(test.image(index).to_vec())
+    }
+
+    /// Label of test example `index`.
+    #[wasm_bindgen(js_name = testLabel)]
+    pub fn test_label(&self, index: usize) -> Option<u32> {
+        self.data.as_ref()?.test.labels.get(index).copied()
+    }
+
+    /// Class probabilities of `images` (whole images, HWC, flat).
+    pub async fn predict(&self, images: Vec<f32>) -> Result<Vec<f32>, JsError> {
+        self.net()?
+            .predict(&images, EVAL_BATCH)
+            .await
+            .map_err(js_error)
+    }
+
+    /// Serialises the current model (config and weights) as a webcnn safetensors file.
+    pub async fn save(&self) -> Result<Vec<u8>, JsError> {
+        self.net()?.to_bytes().await.map_err(js_error)
+    }
+
+    /// Replaces the current model with the one in `bytes` (a file written by [`Trainer::save`];
+    /// `name` labels it in errors). Raises, keeping the current model, when the file is corrupt,
+    /// truncated, or made for another input shape. Returns `{config, summary}`.
+    pub fn load(&mut self, bytes: &[u8], name: &str) -> Result<JsValue, JsError> {
+        if matches!(self.state, State::Training(_)) {
+            return Err(js_error(
+                "a training run is in progress; stop it before loading a model",
+            ));
+        }
+        let net = self.engine.load(bytes, name).map_err(js_error)?;
+        if let Some(data) = &self.data {
+            check_fits(net.as_ref().config(), &data.train).map_err(|e| {
+                js_error(Error::ModelFile {
+                    path: name.to_string(),
+                    message: e.to_string(),
+                })
+            })?;
+        }
+        let result = serde_json::json!({
+            "summary": net.as_ref().summary(),
+            "config": net.as_ref().config(),
+        });
+        log::info!("loaded model {name}");
+        self.state = State::Idle(net);
+        to_js(&result)
+    }
+
+    /// Whether a model is built (idle or training).
+    #[wasm_bindgen(getter, js_name = hasModel)]
+    pub fn has_model(&self) -> bool {
+        !matches!(self.state, State::Empty)
+    }
+
+    /// Kernels of every conv layer: `[{layer, shape, values}]`, HWIO.
+    pub async fn kernels(&self) -> Result<JsValue, JsError> {
+        let kernels = inspect::conv_kernels(self.net()?).await.map_err(js_error)?;
+        to_js(&kernels)
+    }
+
+    /// Image-shaped layer outputs for test example `index`: `[{layer, kind, shape, values}]`.
+    pub async fn activations(&self, index: usize) -> Result<JsValue, JsError> {
+        let image = self.test_image(index)?;
+        let outputs = inspect::activations(self.net()?, &image)
+            .await
+            .map_err(js_error)?;
+        to_js(&outputs)
+    }
+
+    /// Buffers created on the device so far: `{count, bytes}`.
+    #[wasm_bindgen(js_name = bufferStats)]
+    pub fn buffer_stats(&self) -> Result<JsValue, JsError> {
+        to_js(&self.engine.buffer_stats())
+    }
+}
+
+impl Trainer {
+    fn with_engine(engine: Engine, fallback_reason: Option<String>) -> Trainer {
+        log::info!("trainer on {}: {}", engine.name(), engine.adapter());
+        Trainer {
+            engine,
+            fallback_reason,
+            data: None,
+            state: State::Empty,
+        }
+    }
+
+    fn data(&self) -> Result<&DataSplit, JsError> {
+        self.data
+            .as_ref()
+            .ok_or_else(|| js_error("the digits are not loaded yet"))
+    }
+
+    fn net(&self) -> Result<NetRef<'_>, JsError> {
+        match &self.state {
+            State::Empty => Err(js_error("there is no model yet; train or load one")),
+            State::Idle(net) => Ok(net.as_ref()),
+            State::Training(run) => Ok(run.net()),
+        }
+    }
+}
+
+/// Checks that a model built from `config` takes the images of `data` and has a score for each
+/// of its classes.
+fn check_fits(config: &ModelConfig, data: &Dataset) -> crate::Result<()> {
+    let shape = [data.height, data.width, data.channels];
+    if config.input_shape != shape {
+        return Err(Error::Config(format!(
+            "the model takes {:?} images but the digits are {shape:?}; use a model with \
+             input_shape {shape:?}",
+            config.input_shape
+        )));
+    }
+    let rows = layer_rows(config)?;
+    let classes = rows.last().map_or(0, |row| row.output_shape[0]);
+    if classes < data.num_classes {
+        return Err(Error::Config(format!(
+            "the model's last layer has {classes} units but the digits have {} classes; set its \
+             units to {}",
+            data.num_classes, data.num_classes
+        )));
+    }
+    Ok(())
+}

@@ -1,0 +1,78 @@
+// Shared set-up of the browser tests: the Chromium flags, a Vite preview server for the built
+// page (www/dist/), and page probes (main-thread stalls, console errors).
+
+import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const wwwDir = fileURLToPath(new URL('../../www/', import.meta.url));
+const requireFromWww = createRequire(`${wwwDir}package.json`);
+const { chromium } = requireFromWww('playwright-core');
+
+// Chromium flags for headless runs as root on machines without a GPU. WebGPU comes from
+// Chromium's bundled SwiftShader, which needs --enable-unsafe-webgpu in headless mode.
+export const CHROMIUM_PATH = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+export const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
+export const WEBGPU_ARGS = [
+  '--enable-unsafe-webgpu',
+  '--enable-features=Vulkan',
+  '--use-webgpu-adapter=swiftshader',
+];
+// Without the flags above headless Chromium on Linux gets no WebGPU adapter; this makes sure
+// `navigator.gpu` is missing as well.
+export const NO_WEBGPU_ARGS = ['--disable-features=WebGPU,Vulkan'];
+
+export async function launchBrowser({ webgpu }) {
+  return chromium.launch({
+    executablePath: CHROMIUM_PATH,
+    headless: true,
+    args: [...CHROMIUM_ARGS, ...(webgpu ? WEBGPU_ARGS : NO_WEBGPU_ARGS)],
+  });
+}
+
+// Serves www/dist/ with `vite preview` on a free loopback port. Returns {url, close}.
+export async function startServer() {
+  const { preview } = await import(pathToFileURL(requireFromWww.resolve('vite')).href);
+  const server = await preview({
+    root: wwwDir,
+    logLevel: 'warn',
+    preview: { host: '127.0.0.1', port: 0, strictPort: false, open: false },
+  });
+  const url = server.resolvedUrls.local[0];
+  return { url, close: () => server.close() };
+}
+
+// Collects console errors and uncaught page errors.
+export function watchConsole(page) {
+  const errors = [];
+  page.on('console', (message) => {
+    if (message.type() === 'error') errors.push(message.text());
+  });
+  page.on('pageerror', (error) => errors.push(`uncaught: ${error.message}`));
+  return errors;
+}
+
+// Installed before the page's scripts: counts animation frames and records main-thread tasks
+// longer than 50 ms (Long Tasks API) in window.__probe.
+export const MAIN_THREAD_PROBE = () => {
+  const probe = { frames: 0, maxFrameGap: 0, longTasks: [] };
+  window.__probe = probe;
+  let last = performance.now();
+  const tick = (now) => {
+    probe.frames += 1;
+    probe.maxFrameGap = Math.max(probe.maxFrameGap, now - last);
+    last = now;
+    requestAnimationFrame(tick);
+  };
+  requestAnimationFrame(tick);
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) probe.longTasks.push(entry.duration);
+  }).observe({ type: 'longtask', buffered: true });
+};
+
+export const byTestId = (id) => `[data-testid="${id}"]`;

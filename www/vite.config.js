@@ -1,0 +1,26 @@
+import { defineConfig } from 'vite';
+
+// The page lives in www/. The wasm glue is built into www/pkg/ by scripts/build-web.sh, and the
+// MNIST files are imported from ../data with `?url`, so the dev server may read the parent folder.
+export default defineConfig({
+  root: '.',
+  base: './',
+  publicDir: false,
+  server: {
+    host: '127.0.0.1',
+    fs: { allow: ['..'] },
+  },
+  preview: {
+    host: '127.0.0.1',
+  },
+  worker: {
+    format: 'es',
+  },
+  build: {
+    outDir: 'dist',
+    emptyOutDir: true,
+    target: 'es2022',
+    // The wasm module is large and loads in the worker only; Vite's size warning adds nothing.
+    chunkSizeWarningLimit: 2000,
+  },
+});
