@@ -53,6 +53,9 @@ struct TrainArgs {
     /// Fraction of the training set held out for validation each epoch.
     #[arg(long, default_value_t = 0.1)]
     validation_split: f64,
+    /// Train on at most this many examples of the training set (for quick tries).
+    #[arg(long)]
+    limit: Option<usize>,
     /// Seed for weights, shuffling, the validation split and dropout.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -68,6 +71,10 @@ struct TrainArgs {
 }
 
 fn main() -> ExitCode {
+    // Mesa's Vulkan drivers print an error on every start without a runtime folder.
+    if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
+        std::env::set_var("XDG_RUNTIME_DIR", std::env::temp_dir());
+    }
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     let cli = Cli::parse();
     let result = match cli.command {
@@ -86,9 +93,11 @@ fn model_config(name: &str) -> webcnn::Result<ModelConfig> {
     if webcnn::model::PRESETS.contains(&name) {
         return ModelConfig::preset(name);
     }
-    let text = std::fs::read_to_string(name).map_err(|source| webcnn::Error::Io {
-        path: name.to_string(),
-        source,
+    let text = std::fs::read_to_string(name).map_err(|e| {
+        webcnn::Error::Config(format!(
+            "--model {name:?} is neither a preset ({}) nor a readable JSON config file ({e})",
+            webcnn::model::PRESETS.join(", ")
+        ))
     })?;
     ModelConfig::from_json(&text)
 }
@@ -112,10 +121,14 @@ async fn run_train(args: TrainArgs) -> webcnn::Result<()> {
     };
     train_config.validate()?;
     let optimizer_config = optimizer_config(&args)?;
-    let data: DataSplit = match &args.data {
+    let mut data: DataSplit = match &args.data {
         Some(dir) => load_dir(dir)?,
         None => embedded_mnist()?,
     };
+    if let Some(limit) = args.limit {
+        let count = limit.min(data.train.len());
+        data.train = data.train.subset(&(0..count).collect::<Vec<_>>());
+    }
 
     let gpu = Rc::new(Gpu::new(GpuOptions::default()).await?);
     let model = match &args.load {
