@@ -64,19 +64,6 @@ fn k_pos(k: u32) -> KPos {
     return KPos(kh, kw, ci, k * p.out_c);
 }
 
-fn k_next(q: KPos) -> KPos {
-    var r = KPos(q.kh, q.kw, q.ci + 1u, q.w_base + p.out_c);
-    if (r.ci == p.in_c) {
-        r.ci = 0u;
-        r.kw += 1u;
-        if (r.kw == p.k_w) {
-            r.kw = 0u;
-            r.kh += 1u;
-        }
-    }
-    return r;
-}
-
 fn a_value(r: ARow, q: KPos) -> f32 {
     let ih = r.ih + i32(q.kh * p.dilation_h);
     let iw = r.iw + i32(q.kw * p.dilation_w);
@@ -110,21 +97,6 @@ fn k_pos(k: u32) -> KPos {
     let co = k % p.out_c;
     let tap = k / p.out_c;
     return KPos(tap / p.k_w, tap % p.k_w, co, tap * p.in_c * p.out_c + co);
-}
-
-fn k_next(q: KPos) -> KPos {
-    var r = KPos(q.kh, q.kw, q.co + 1u, q.w_base + 1u);
-    if (r.co == p.out_c) {
-        // Next tap: skip the rest of this tap's [C_in, C_out] block.
-        r.co = 0u;
-        r.w_base = r.w_base - p.out_c + p.in_c * p.out_c;
-        r.kw += 1u;
-        if (r.kw == p.k_w) {
-            r.kw = 0u;
-            r.kh += 1u;
-        }
-    }
-    return r;
 }
 
 // dy[n, oh, ow, co] for oh * stride_h = ph - kh * dilation_h (likewise for columns), or 0 when
@@ -162,7 +134,7 @@ fn store_c(m: u32, n: u32, slice: u32, value: f32) {
 // Filter tap m = (kh, kw, ci): its offset from a window's corner.
 struct ARow { dh: i32, dw: i32, ci: u32 }
 // Output position k = (n, oh, ow): its window's corner (row_base = n * H), dy_base = k * C_out.
-struct KPos { ow: u32, oh: u32, row_base: u32, ih: i32, iw: i32, dy_base: u32 }
+struct KPos { row_base: u32, ih: i32, iw: i32, dy_base: u32 }
 alias BCol = u32;
 
 fn a_row(m: u32) -> ARow {
@@ -178,26 +150,7 @@ fn k_pos(k: u32) -> KPos {
     let n = k / (p.out_w * p.out_h);
     let ih = i32(oh * p.stride_h) - i32(p.pad_top);
     let iw = i32(ow * p.stride_w) - i32(p.pad_left);
-    return KPos(ow, oh, n * p.in_h, ih, iw, k * p.out_c);
-}
-
-fn k_next(q: KPos) -> KPos {
-    var r = q;
-    r.dy_base += p.out_c;
-    r.ow += 1u;
-    r.iw += i32(p.stride_w);
-    if (r.ow == p.out_w) {
-        r.ow = 0u;
-        r.iw = -i32(p.pad_left);
-        r.oh += 1u;
-        r.ih += i32(p.stride_h);
-        if (r.oh == p.out_h) {
-            r.oh = 0u;
-            r.ih = -i32(p.pad_top);
-            r.row_base += p.in_h;
-        }
-    }
-    return r;
+    return KPos(n * p.in_h, ih, iw, k * p.out_c);
 }
 
 fn a_value(r: ARow, q: KPos) -> f32 {

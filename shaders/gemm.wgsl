@@ -2,7 +2,7 @@
 //   gemm_m(), gemm_n(), gemm_k()   the problem size, C[M, N] = sum_k A[m, k] * B[k, n]
 //   k_slice()                      K range of one split-K slice (a multiple of BK)
 //   a_row(m) -> ARow, b_col(n) -> BCol   per-row and per-column index decoding
-//   k_pos(k) -> KPos, k_next(KPos)       decoding of k, and a division-free step to k + 1
+//   k_pos(k) -> KPos                     decoding of k, shared by both operands
 //   a_value(ARow, KPos), b_value(KPos, BCol) -> f32    the operands
 //   store_c(m, n, slice, value)    writes one finished element of slice `slice`
 // Each thread decodes its rows and columns once, outside the K loop.

@@ -29,7 +29,6 @@ alias BCol = u32;
 
 fn a_row(m: u32) -> ARow { return m; }
 fn k_pos(k: u32) -> KPos { return k; }
-fn k_next(k: KPos) -> KPos { return k + 1u; }
 fn b_col(n: u32) -> BCol { return n; }
 
 fn a_value(m: ARow, k: KPos) -> f32 {
