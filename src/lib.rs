@@ -1,6 +1,7 @@
 //! webcnn: train convolutional networks on the GPU through WebGPU, in the browser and natively.
 
 mod clock;
+pub mod cpu;
 pub mod data;
 pub mod error;
 pub mod gpu;

@@ -1,16 +1,19 @@
 //! Parameter updates: Adam and SGD with momentum.
 
 /// Adam hyperparameters (Kingma & Ba 2015, "Adam: A Method for Stochastic Optimization").
+///
+/// They are f64, as in [`crate::optim::OptimizerConfig`], so that [`adam_update`] can form
+/// `1 - beta` and the bias corrections in f64 before rounding to f32, as the GPU update does.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct AdamHyper {
     /// Step size (alpha).
-    pub learning_rate: f32,
+    pub learning_rate: f64,
     /// Decay rate of the first-moment estimate.
-    pub beta1: f32,
+    pub beta1: f64,
     /// Decay rate of the second-moment estimate.
-    pub beta2: f32,
+    pub beta2: f64,
     /// Term added to the denominator, outside the square root.
-    pub epsilon: f32,
+    pub epsilon: f64,
 }
 
 /// Applies one Adam step to parameters p `[len]` with gradient g `[len]`, updating the moment
@@ -23,7 +26,9 @@ pub struct AdamHyper {
 /// p -= lr (m / (1 - beta1^t)) / (sqrt(v / (1 - beta2^t)) + epsilon)
 /// ```
 ///
-/// `beta1^t` and `beta2^t` are computed in f64 and cast to f32. Everything else is f32.
+/// The scalars are rounded to f32 as `shaders/optim.wgsl` receives them: `1 - beta1`,
+/// `1 - beta2`, `1 - beta1^t` and `1 - beta2^t` are computed in f64 (the powers with `powi`,
+/// as `Optimizer::next_scalars`) and then cast. The per-element arithmetic is f32.
 pub fn adam_update(
     p: &mut [f32],
     g: &[f32],
@@ -39,17 +44,19 @@ pub fn adam_update(
         "adam_update: slice lengths differ"
     );
 
-    let beta1_power = f64::from(h.beta1).powf(f64::from(step)) as f32;
-    let beta2_power = f64::from(h.beta2).powf(f64::from(step)) as f32;
-    let correction1 = 1.0 - beta1_power;
-    let correction2 = 1.0 - beta2_power;
+    let t = i32::try_from(step).expect("adam_update: step fits in i32");
+    let correction1 = (1.0 - h.beta1.powi(t)) as f32;
+    let correction2 = (1.0 - h.beta2.powi(t)) as f32;
+    let (beta1, beta2) = (h.beta1 as f32, h.beta2 as f32);
+    let (one_minus_beta1, one_minus_beta2) = ((1.0 - h.beta1) as f32, (1.0 - h.beta2) as f32);
+    let (learning_rate, epsilon) = (h.learning_rate as f32, h.epsilon as f32);
     for i in 0..len {
         let grad = g[i];
-        m[i] = h.beta1 * m[i] + (1.0 - h.beta1) * grad;
-        v[i] = h.beta2 * v[i] + (1.0 - h.beta2) * grad * grad;
+        m[i] = beta1 * m[i] + one_minus_beta1 * grad;
+        v[i] = beta2 * v[i] + one_minus_beta2 * grad * grad;
         let m_hat = m[i] / correction1;
         let v_hat = v[i] / correction2;
-        p[i] -= h.learning_rate * m_hat / (v_hat.sqrt() + h.epsilon);
+        p[i] -= learning_rate * m_hat / (v_hat.sqrt() + epsilon);
     }
 }
 
@@ -100,8 +107,9 @@ mod tests {
         let mut m = [0.0f32; 2];
         let mut v = [0.0f32; 2];
 
-        // The tolerances on m and v cover the f32 rounding of the constants: in f32,
-        // 1 - 0.9 = 0.10000002 and 1 - 0.999 = 0.00099998713.
+        // The tolerances on m and v cover the f32 rounding of the constants, which are formed
+        // in f64 and rounded: 1 - 0.9 becomes 0.1 (0.100000001) and 1 - 0.999 becomes 0.001
+        // (0.00100000005).
 
         // Step 1, g = 0.5:
         //   m = 0.1 * 0.5 = 0.05, v = 0.001 * 0.25 = 0.00025
@@ -125,6 +133,24 @@ mod tests {
 
         // A zero gradient leaves zero moments, and the update 0 / (0 + epsilon) is 0.
         assert_eq!((p[1], m[1], v[1]), (-2.0, 0.0, 0.0));
+    }
+
+    #[test]
+    fn adam_rounds_scalars_as_gpu_update() {
+        // The GPU receives 1 - beta2 and 1 - beta2^t formed in f64 and rounded to f32. In f32,
+        // 1 - 0.999 would be 0.00099998713, so v would miss 0.001 by 1.3e-8.
+        let h = AdamHyper {
+            learning_rate: 0.001,
+            beta1: 0.9,
+            beta2: 0.999,
+            epsilon: 1e-7,
+        };
+        let (mut p, mut m, mut v) = ([0.0f32], [0.0f32], [0.0f32]);
+        adam_update(&mut p, &[1.0], &mut m, &mut v, &h, 1);
+        assert_eq!(m[0], 0.1f32);
+        assert_eq!(v[0], 0.001f32);
+        // m_hat = 0.1 / 0.1 = 1 and v_hat = 0.001 / 0.001 = 1 exactly, so p = -0.001 / (1 + 1e-7).
+        assert_eq!(p[0], -0.001f32 / (1.0 + 1e-7f32));
     }
 
     #[test]

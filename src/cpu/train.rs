@@ -1,0 +1,470 @@
+//! Training, evaluation and prediction on the CPU, with the batching, shuffling, validation split
+//! and dropout seeds of [`crate::train::Session`], so that the same seed gives the same batches.
+
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+
+use crate::data::{stratified_split, Dataset};
+use crate::optim::OptimizerConfig;
+use crate::reference::{argmax_rows, softmax_cross_entropy};
+use crate::train::{class_metrics, EpochReport, Evaluation, RunOutcome, StepReport, TrainConfig};
+use crate::{clock, Error, Result};
+
+use super::{CpuModel, CpuOptimizer};
+
+/// Loss sum, correct predictions and examples seen in the current epoch.
+#[derive(Clone, Copy, Default)]
+struct Metrics {
+    loss: f64,
+    correct: f64,
+    count: f64,
+}
+
+impl Metrics {
+    /// Adds the per-example `losses` and the `predictions` scored against `labels`.
+    fn add(&mut self, losses: &[f32], predictions: &[u32], labels: &[u32]) {
+        self.loss += losses.iter().map(|&loss| f64::from(loss)).sum::<f64>();
+        self.correct += predictions
+            .iter()
+            .zip(labels)
+            .filter(|(prediction, label)| prediction == label)
+            .count() as f64;
+        self.count += labels.len() as f64;
+    }
+
+    /// Returns `(mean loss, accuracy)`. An epoch without examples counts as one example, as on
+    /// the GPU.
+    fn means(&self) -> (f64, f64) {
+        let count = self.count.max(1.0);
+        (self.loss / count, self.correct / count)
+    }
+}
+
+/// A CPU training run that advances a few steps at a time, as [`crate::train::Session`] does on
+/// the GPU. Owns the model and the optimizer.
+pub struct CpuSession {
+    model: CpuModel,
+    optimizer: CpuOptimizer,
+    train: Dataset,
+    validation: Option<Dataset>,
+    config: TrainConfig,
+    rng: rand_pcg::Pcg64,
+    order: Vec<usize>,
+    epoch: usize,
+    next_batch: usize,
+    epoch_started: f64,
+    train_seconds: f64,
+    metrics: Metrics,
+    reports: Vec<EpochReport>,
+}
+
+impl CpuSession {
+    /// Prepares training `model` on `data` (the validation split is taken from it).
+    pub fn new(
+        model: CpuModel,
+        optimizer: OptimizerConfig,
+        data: &Dataset,
+        config: &TrainConfig,
+    ) -> Result<Self> {
+        config.validate()?;
+        let optimizer = CpuOptimizer::new(&model, optimizer)?;
+        check_dataset(&model, data)?;
+        let (train, validation) = if config.validation_split > 0.0 {
+            let (train, validation) = stratified_split(data, config.validation_split, config.seed)?;
+            (train, Some(validation))
+        } else {
+            (data.clone(), None)
+        };
+        log::info!(
+            "training on the CPU on {} examples ({} validation), batch size {}, {} epochs",
+            train.len(),
+            validation.as_ref().map_or(0, Dataset::len),
+            config.batch_size,
+            config.epochs
+        );
+        Ok(Self {
+            rng: rand_pcg::Pcg64::seed_from_u64(config.seed),
+            order: (0..train.len()).collect(),
+            epoch: 0,
+            next_batch: 0,
+            epoch_started: 0.0,
+            train_seconds: 0.0,
+            metrics: Metrics::default(),
+            reports: Vec::new(),
+            model,
+            optimizer,
+            train,
+            validation,
+            config: config.clone(),
+        })
+    }
+
+    /// The model being trained.
+    pub fn model(&self) -> &CpuModel {
+        &self.model
+    }
+
+    /// Gives the model back.
+    pub fn into_model(self) -> CpuModel {
+        self.model
+    }
+
+    /// Gives the model and the optimizer back.
+    pub fn into_parts(self) -> (CpuModel, CpuOptimizer) {
+        (self.model, self.optimizer)
+    }
+
+    /// Reports of the finished epochs.
+    pub fn reports(&self) -> &[EpochReport] {
+        &self.reports
+    }
+
+    /// Steps per epoch.
+    pub fn steps_per_epoch(&self) -> usize {
+        self.train.len().div_ceil(self.config.batch_size)
+    }
+
+    /// Runs up to `max_steps` steps of the current epoch, finishing the epoch (validation and
+    /// report) when its last batch has run.
+    pub fn run(&mut self, max_steps: usize) -> Result<RunOutcome> {
+        if self.epoch == 0 || self.next_batch == 0 {
+            if self.epoch == self.config.epochs {
+                return Ok(RunOutcome::Done);
+            }
+            self.start_epoch();
+        }
+        let steps = self.steps_per_epoch();
+        let started = clock::now_seconds();
+        let end = (self.next_batch + max_steps.max(1)).min(steps);
+        for index in self.next_batch..end {
+            self.train_batch(index);
+        }
+        self.next_batch = end % steps;
+        self.train_seconds += clock::now_seconds() - started;
+        if self.next_batch != 0 {
+            return Ok(RunOutcome::Steps);
+        }
+        let (loss, _) = self.metrics.means();
+        if !loss.is_finite() {
+            return Err(Error::Config(format!(
+                "training diverged in epoch {}: the loss is {loss}; lower the learning rate",
+                self.epoch
+            )));
+        }
+        Ok(RunOutcome::Epoch(self.finish_epoch()?))
+    }
+
+    /// Metrics of the current epoch so far.
+    pub fn progress(&self) -> StepReport {
+        let (loss, accuracy) = self.metrics.means();
+        StepReport {
+            epoch: self.epoch,
+            step: self.next_batch,
+            steps: self.steps_per_epoch(),
+            loss,
+            accuracy,
+            examples_per_second: self.metrics.count.max(1.0) / self.train_seconds.max(1e-9),
+        }
+    }
+
+    fn start_epoch(&mut self) {
+        self.epoch += 1;
+        if self.config.shuffle {
+            self.order.shuffle(&mut self.rng);
+        }
+        self.metrics = Metrics::default();
+        self.epoch_started = clock::now_seconds();
+        self.train_seconds = 0.0;
+    }
+
+    /// Trains on batch `index` of the epoch: forward, loss, backward and one optimizer update.
+    fn train_batch(&mut self, index: usize) {
+        let size = self.config.batch_size;
+        let batch = &self.order[index * size..((index + 1) * size).min(self.order.len())];
+        // The dropout seed of the step, as the GPU session computes it.
+        let global_step = ((self.epoch - 1) * self.steps_per_epoch() + index) as u32;
+        let seed = (self.config.seed as u32) ^ global_step.wrapping_mul(0x9e37_79b9);
+
+        let (images, labels) = gather(&self.train, batch);
+        let classes = self.model.classes();
+        let trace = self
+            .model
+            .forward_trace(&images, batch.len(), true, true, seed);
+        let (losses, dlogits) = softmax_cross_entropy(trace.output(), &labels, classes);
+        let predictions = argmax_rows(trace.output(), classes);
+        self.metrics.add(&losses, &predictions, &labels);
+        let grads = self.model.backward(&trace, &dlogits);
+        self.optimizer.update(&mut self.model, &grads);
+    }
+
+    fn finish_epoch(&mut self) -> Result<EpochReport> {
+        let validation = match &self.validation {
+            Some(data) => Some(evaluate(&self.model, data, self.config.batch_size)?),
+            None => None,
+        };
+        let (loss, accuracy) = self.metrics.means();
+        let report = EpochReport {
+            epoch: self.epoch,
+            loss,
+            accuracy,
+            val_loss: validation.as_ref().map(|v| v.loss),
+            val_accuracy: validation.as_ref().map(|v| v.accuracy),
+            examples_per_second: self.metrics.count / self.train_seconds,
+            seconds: clock::now_seconds() - self.epoch_started,
+            // No GPU buffers on the CPU path.
+            buffers: Default::default(),
+        };
+        log::info!("epoch {} on the CPU: {report:?}", self.epoch);
+        self.reports.push(report.clone());
+        Ok(report)
+    }
+}
+
+/// Copies the images and labels of `indices` into `[n, H, W, C]` and `[n]`.
+fn gather(data: &Dataset, indices: &[usize]) -> (Vec<f32>, Vec<u32>) {
+    let mut images = Vec::with_capacity(indices.len() * data.image_len());
+    for &i in indices {
+        images.extend_from_slice(data.image(i));
+    }
+    let labels = indices.iter().map(|&i| data.labels[i]).collect();
+    (images, labels)
+}
+
+/// Checks that `data` fits the model's input shape and classes, with the messages of the GPU
+/// path.
+fn check_dataset(model: &CpuModel, data: &Dataset) -> Result<()> {
+    let shape = [data.height, data.width, data.channels];
+    let input_shape = model.input_shape();
+    if shape != input_shape {
+        return Err(Error::Config(format!(
+            "dataset {} has {}x{}x{} images but the model expects {input_shape:?}; change the \
+             model's input_shape",
+            data.name, data.height, data.width, data.channels,
+        )));
+    }
+    let classes = model.classes();
+    if data.num_classes > classes {
+        return Err(Error::Config(format!(
+            "dataset {} has {} classes but the model's last layer has {classes} units; set its \
+             units to {}",
+            data.name, data.num_classes, data.num_classes
+        )));
+    }
+    if data.is_empty() {
+        return Err(Error::Config(format!("dataset {} is empty", data.name)));
+    }
+    Ok(())
+}
+
+/// Loss, accuracy, confusion matrix and per-class metrics of `model` on `data`, computed in
+/// batches of `batch_size` examples.
+pub fn evaluate(model: &CpuModel, data: &Dataset, batch_size: usize) -> Result<Evaluation> {
+    check_dataset(model, data)?;
+    let classes = model.classes();
+    let mut metrics = Metrics::default();
+    let mut confusion = vec![vec![0u32; classes]; classes];
+    let mut predictions = Vec::with_capacity(data.len());
+    let order: Vec<usize> = (0..data.len()).collect();
+    for batch in order.chunks(batch_size.max(1)) {
+        let (images, labels) = gather(data, batch);
+        let trace = model.forward_trace(&images, batch.len(), false, true, 0);
+        let (losses, _) = softmax_cross_entropy(trace.output(), &labels, classes);
+        let batch_predictions = argmax_rows(trace.output(), classes);
+        metrics.add(&losses, &batch_predictions, &labels);
+        for (&label, &prediction) in labels.iter().zip(&batch_predictions) {
+            confusion[label as usize][prediction as usize] += 1;
+        }
+        predictions.extend(batch_predictions);
+    }
+    let (loss, accuracy) = metrics.means();
+    Ok(Evaluation {
+        loss,
+        accuracy,
+        per_class: class_metrics(&confusion),
+        confusion,
+        predictions,
+    })
+}
+
+/// Computes the model outputs (class probabilities for a softmax model) `[n, classes]` for images
+/// `[n, H, W, C]` given as one flat slice, computed in batches of `batch_size` images.
+pub fn predict(model: &CpuModel, images: &[f32], batch_size: usize) -> Result<Vec<f32>> {
+    let [h, w, c] = model.input_shape();
+    let per_image = h * w * c;
+    if images.is_empty() || !images.len().is_multiple_of(per_image) {
+        return Err(Error::Config(format!(
+            "predict needs a whole number of {h}x{w}x{c} images ({per_image} values each), got {} \
+             values",
+            images.len()
+        )));
+    }
+    if let Some(i) = images.iter().position(|v| !v.is_finite()) {
+        return Err(Error::Config(format!(
+            "predict input value {i} (image {}) is {}; pass finite pixel values",
+            i / per_image,
+            images[i]
+        )));
+    }
+    let mut outputs = Vec::with_capacity(images.len() / per_image * model.classes());
+    for chunk in images.chunks(batch_size.max(1) * per_image) {
+        outputs.extend(model.forward(chunk, chunk.len() / per_image, false, 0));
+    }
+    Ok(outputs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::ModelConfig;
+
+    /// A tiny softmax classifier on 4x4x1 images.
+    fn tiny_model(seed: u64) -> CpuModel {
+        let config = ModelConfig::from_json(
+            r#"{"input_shape": [4, 4, 1], "layers": [
+                {"type": "conv2d", "filters": 2, "kernel_size": [2, 2], "activation": "relu"},
+                {"type": "max_pool2d", "pool_size": [2, 2], "strides": [1, 1]},
+                {"type": "flatten"},
+                {"type": "dense", "units": 3, "activation": "softmax"}
+            ]}"#,
+        )
+        .unwrap();
+        CpuModel::new(config, seed).unwrap()
+    }
+
+    /// `len` images with a bright 2x2 block in the top-left (label 0), top-right (label 1) or
+    /// bottom-left (label 2) quadrant, over a faint background that differs per image.
+    fn tiny_data(len: usize) -> Dataset {
+        let labels: Vec<u32> = (0..len as u32).map(|i| i % 3).collect();
+        let pixel = |i: usize, label: u32, p: usize| {
+            let quadrant = (p / 8) * 2 + (p % 4) / 2;
+            let bright = if quadrant == label as usize { 1.0 } else { 0.0 };
+            bright + ((p * 7 + i * 3) % 11) as f32 * 0.01
+        };
+        let images = labels
+            .iter()
+            .enumerate()
+            .flat_map(|(i, &label)| (0..16).map(move |p| pixel(i, label, p)))
+            .collect();
+        Dataset::from_parts("tiny", images, labels, 4, 4, 1, 3).unwrap()
+    }
+
+    fn config(epochs: usize, batch_size: usize) -> TrainConfig {
+        TrainConfig {
+            epochs,
+            batch_size,
+            validation_split: 0.0,
+            seed: 4,
+            shuffle: true,
+        }
+    }
+
+    fn train(data: &Dataset, config: &TrainConfig) -> CpuSession {
+        let optimizer = OptimizerConfig::named("adam", Some(0.01)).unwrap();
+        let mut session = CpuSession::new(tiny_model(2), optimizer, data, config).unwrap();
+        while session.run(3).unwrap() != RunOutcome::Done {}
+        session
+    }
+
+    #[test]
+    fn session_runs_ragged_epochs() {
+        // 10 examples in batches of 4: steps of 4, 4 and 2 examples.
+        let data = tiny_data(10);
+        let optimizer = OptimizerConfig::default();
+        let mut session = CpuSession::new(tiny_model(2), optimizer, &data, &config(2, 4)).unwrap();
+        assert_eq!(session.steps_per_epoch(), 3);
+        assert_eq!(session.run(2).unwrap(), RunOutcome::Steps);
+        let progress = session.progress();
+        assert_eq!((progress.epoch, progress.step, progress.steps), (1, 2, 3));
+        let RunOutcome::Epoch(report) = session.run(5).unwrap() else {
+            panic!("the first epoch did not end");
+        };
+        assert_eq!(report.epoch, 1);
+        assert!(report.loss.is_finite(), "{report:?}");
+        assert!(report.loss > 0.0, "{report:?}");
+        assert_eq!(report.val_accuracy, None);
+        assert!(matches!(session.run(10).unwrap(), RunOutcome::Epoch(_)));
+        assert_eq!(session.run(1).unwrap(), RunOutcome::Done);
+        assert_eq!(session.reports().len(), 2);
+    }
+
+    #[test]
+    fn seeded_session_repeats_exactly() {
+        let data = tiny_data(30);
+        let first = train(&data, &config(2, 8));
+        let second = train(&data, &config(2, 8));
+        assert_eq!(first.model().params(), second.model().params());
+        assert_eq!(first.reports()[1].loss, second.reports()[1].loss);
+    }
+
+    #[test]
+    fn session_learns_and_validates() {
+        let data = tiny_data(90);
+        let mut settings = config(30, 8);
+        settings.validation_split = 0.2;
+        let session = train(&data, &settings);
+        let last = session.reports().last().unwrap();
+        assert!(
+            last.loss < session.reports()[0].loss,
+            "{:?}",
+            session.reports()
+        );
+        assert_eq!(last.val_accuracy, Some(1.0), "{last:?}");
+    }
+
+    #[test]
+    fn evaluate_counts_confusion() {
+        let data = tiny_data(7);
+        let model = tiny_model(3);
+        let evaluation = evaluate(&model, &data, 3).unwrap();
+        assert_eq!(evaluation.predictions.len(), 7);
+        let total: u32 = evaluation.confusion.iter().flatten().sum();
+        assert_eq!(total, 7);
+        let correct = (0..3).map(|c| evaluation.confusion[c][c]).sum::<u32>();
+        assert_eq!(evaluation.accuracy, f64::from(correct) / 7.0);
+        let outputs = predict(&model, &data.images, 2).unwrap();
+        let predictions = argmax_rows(&outputs, 3);
+        assert_eq!(predictions, evaluation.predictions);
+    }
+
+    #[test]
+    fn session_rejects_mismatched_dataset() {
+        let data = tiny_data(6);
+        let wrong = Dataset::from_parts("wide", vec![0.0; 6 * 20], vec![0; 6], 4, 5, 1, 3).unwrap();
+        let error = CpuSession::new(
+            tiny_model(1),
+            OptimizerConfig::default(),
+            &wrong,
+            &config(1, 2),
+        )
+        .err()
+        .expect("a shape error");
+        assert!(error
+            .to_string()
+            .contains("has 4x5x1 images but the model expects [4, 4, 1]"));
+        let mut many = data.clone();
+        many.num_classes = 5;
+        let error = evaluate(&tiny_model(1), &many, 2).unwrap_err();
+        assert!(error
+            .to_string()
+            .contains("has 5 classes but the model's last layer has 3 units"));
+    }
+
+    #[test]
+    fn predict_rejects_partial_and_non_finite_images() {
+        let model = tiny_model(1);
+        let error = predict(&model, &[0.0; 20], 4).unwrap_err();
+        assert!(
+            error.to_string().contains("whole number of 4x4x1 images"),
+            "{error}"
+        );
+        let error = predict(&model, &[], 4).unwrap_err();
+        assert!(error.to_string().contains("got 0 values"), "{error}");
+        let mut images = vec![0.0; 32];
+        images[17] = f32::NAN;
+        let error = predict(&model, &images, 4).unwrap_err();
+        assert!(
+            error.to_string().contains("value 17 (image 1) is NaN"),
+            "{error}"
+        );
+    }
+}
