@@ -115,6 +115,11 @@ impl CpuLayer {
         }
     }
 
+    /// Per-example output shape.
+    pub(super) fn output_shape(&self) -> &[usize] {
+        &self.output
+    }
+
     /// Parameter slots in the model's parameter arena (empty for layers without parameters).
     pub(super) fn slots(&self) -> &[ParamSlot] {
         &self.slots

@@ -35,6 +35,12 @@ impl Trace {
     pub fn batch(&self) -> usize {
         self.batch
     }
+
+    /// Returns the output of layer `index`, `[batch, ..shape]` with the shape of
+    /// [`CpuModel::layer_output_shape`]. Panics if the model has no layer `index`.
+    pub fn layer_output(&self, index: usize) -> &[f32] {
+        &self.activations[index + 1]
+    }
 }
 
 impl CpuModel {
@@ -73,6 +79,12 @@ impl CpuModel {
     /// Per-example input shape [height, width, channels].
     pub fn input_shape(&self) -> [usize; 3] {
         self.config.input_shape
+    }
+
+    /// Returns the per-example output shape of layer `index`. Panics if the model has no layer
+    /// `index`.
+    pub fn layer_output_shape(&self, index: usize) -> &[usize] {
+        self.layers[index].output_shape()
     }
 
     /// Number of trainable and frozen parameters.
@@ -396,6 +408,18 @@ mod tests {
                 .contains("must output one score per class"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn trace_exposes_layer_outputs() {
+        let model = CpuModel::new(small_config(false), 5).unwrap();
+        let images = wave(BATCH * 60, 0.3);
+        let trace = model.forward_trace(&images, BATCH, false, false, 0);
+        assert_eq!(model.layer_output_shape(0), [3, 3, 3]);
+        assert_eq!(trace.layer_output(0).len(), BATCH * 27);
+        assert_eq!(model.layer_output_shape(1), [2, 2, 3]);
+        assert_eq!(trace.layer_output(1).len(), BATCH * 12);
+        assert_eq!(trace.layer_output(5), trace.output());
     }
 
     #[test]
