@@ -28,7 +28,7 @@ fn pcg_hash(x: u32) -> u32 {
 
 //#if FORWARD
 @group(0) @binding(3) var<storage, read_write> mask: array<f32>;
-@group(0) @binding(4) var<storage, read> seed_word: array<u32>;
+@group(0) @binding(4) var<storage, read> step: array<u32>;
 
 @compute @workgroup_size(WG)
 fn forward(
@@ -40,7 +40,7 @@ fn forward(
     if (i >= p.len) {
         return;
     }
-    let seed = seed_word[0] + p.salt;
+    let seed = step[3] + p.salt;
     let u = f32(pcg_hash(i ^ pcg_hash(seed)) >> 8u) / 16777216.0;
     let keep = select(0.0, 1.0 / (1.0 - p.rate), u >= p.rate);
     mask[i] = keep;

@@ -354,8 +354,16 @@ pub fn build_layers(config: &ModelConfig, align: usize) -> Result<(Vec<Box<dyn L
     let mut shape = config.input_shape.to_vec();
     let mut offset = 0;
     let mut layers = Vec::with_capacity(config.layers.len());
+    let last = config.layers.len() - 1;
     for (index, layer_config) in config.layers.iter().enumerate() {
         let (layer, next) = layers::build(layer_config, index, &shape, offset, align)?;
+        if index != last && layer.activation() == Activation::Softmax {
+            return Err(Error::Config(format!(
+                "layer {index} ({}) uses softmax, which is supported only on the last layer \
+                 (it feeds the cross-entropy loss); use relu, sigmoid or tanh there",
+                layer_name(layer_config)
+            )));
+        }
         shape = layer.output_shape().to_vec();
         offset = next;
         layers.push(layer);

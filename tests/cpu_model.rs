@@ -229,8 +229,6 @@ fn three_steps_match_gpu() {
 }
 
 #[test]
-#[ignore = "GPU dropout binds the step seed at byte offset 12, which breaks the storage offset \
-            alignment (wgpu validation error in Dropout::forward)"]
 fn dropout_steps_match_gpu() {
     let config = mixed_config(true);
     check_steps_on_one_batch("dropout", &config, 1);

@@ -463,8 +463,8 @@ fn dropout_mask_matches_reference() {
     let len = 5000;
     let x = random(len, 3);
     let xt = Tensor::from_slice(&gpu, &x, &[len]);
-    let seed = Tensor::from_slice(&gpu, &[1234u32], &[1]);
-    let (y, mask) = ops::dropout::dropout_forward(&gpu, &xt, 0.25, &seed, 7);
+    let step = Tensor::from_slice(&gpu, &[0u32, 0, 0, 1234], &[4]);
+    let (y, mask) = ops::dropout::dropout_forward(&gpu, &xt, 0.25, &step, 7);
     let want_mask = reference::dropout::dropout_mask(1234 + 7, len, 0.25);
     assert_eq!(read(&gpu, &mask), want_mask);
     let want = reference::dropout::dropout_forward(&x, &want_mask);

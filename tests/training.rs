@@ -179,6 +179,20 @@ fn bad_configs_are_rejected_with_reasons() {
     assert!(message.contains("layer 2"), "{message}");
     assert!(message.contains("below 1x1"), "{message}");
 
+    let inner_softmax = r#"{"input_shape": [4, 4, 1], "layers": [
+        {"type": "flatten"},
+        {"type": "dense", "units": 8, "activation": "softmax"},
+        {"type": "dense", "units": 3, "activation": "softmax"}]}"#;
+    let config = ModelConfig::from_json(inner_softmax).unwrap();
+    let message = Model::new(gpu.clone(), config, 1)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        message.contains("layer 1 (dense) uses softmax"),
+        "{message}"
+    );
+
     let message = ModelConfig::preset("resnet").err().unwrap().to_string();
     assert!(message.contains("seed-cnn"), "{message}");
 

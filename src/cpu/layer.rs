@@ -205,8 +205,6 @@ impl CpuLayer {
                 activation,
                 trainable,
             } => {
-                // NOTE: the GPU dense and activation layers pass dy through any softmax unchanged,
-                // so a softmax before the last layer trains differently there than here.
                 let dz = match saved.aux {
                     Aux::SoftmaxSkipped => dy.to_vec(),
                     _ => self.activation_backward(activation, saved.y, dy),

@@ -36,8 +36,7 @@ impl Layer for Dropout {
         if !pass.training || self.rate == 0.0 {
             return (x.clone(), Saved::default());
         }
-        let seed = pass.step.view(3, &[1]);
-        let (y, mask) = dropout::dropout_forward(pass.gpu, x, self.rate, &seed, self.salt);
+        let (y, mask) = dropout::dropout_forward(pass.gpu, x, self.rate, pass.step, self.salt);
         let saved = Saved {
             aux: Some(mask),
             ..Saved::default()
