@@ -17,7 +17,7 @@ pub(crate) struct GemmPlan {
     pub tile_m: u32,
     /// Columns of C per workgroup.
     pub tile_n: u32,
-    /// K range of one slice (a multiple of the K step `tile_n / 4`).
+    /// K range of one slice (a multiple of the K step `tile_n / 8`).
     pub k_slice: u32,
     /// Number of split-K slices (the grid's z).
     pub slices: u32,
@@ -35,12 +35,13 @@ impl GemmPlan {
             17..=32 => 32,
             _ => 64,
         };
+        // Must match gemm.wgsl: 64-row tiles and a K step of BN / 8.
         let tiles = m.div_ceil(TILE_M) * n.div_ceil(tile_n);
         let mut slices = 1;
         if split_k && tiles < TARGET_WORKGROUPS {
             slices = (TARGET_WORKGROUPS / tiles).min(k / MIN_SLICE_K).max(1);
         }
-        let tile_k = tile_n / 4;
+        let tile_k = tile_n / 8;
         let k_slice = k.div_ceil(slices).next_multiple_of(tile_k).max(tile_k);
         let slices = k.div_ceil(k_slice).max(1);
         let grid = [n.div_ceil(tile_n), m.div_ceil(TILE_M), slices];
@@ -62,9 +63,7 @@ impl GemmPlan {
 
     /// The GEMM kernel of `module` with this plan's tile defines.
     pub fn kernel(&self, module: &'static str) -> Kernel {
-        Kernel::new(module, "main")
-            .define("BM", self.tile_m)
-            .define("BN", self.tile_n)
+        Kernel::new(module, "main").define("BN", self.tile_n)
     }
 
     /// Rows of C that the workgroup grid of `gpu` can cover.
