@@ -124,6 +124,8 @@ impl CpuSession {
         self.train.len().div_ceil(self.config.batch_size)
     }
 
+    // TODO: share this epoch and batch scheduling with `train::Session` through a backend
+    // trait; the two copies must change together until then.
     /// Runs up to `max_steps` steps of the current epoch, finishing the epoch (validation and
     /// report) when its last batch has run.
     pub fn run(&mut self, max_steps: usize) -> Result<RunOutcome> {
