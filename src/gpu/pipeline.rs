@@ -51,6 +51,7 @@ fn module_sources(module: &str) -> &'static [&'static str] {
         "reduce" => &[include_str!("../../shaders/reduce.wgsl")],
         "dropout" => &[include_str!("../../shaders/dropout.wgsl")],
         "peak" => &[include_str!("../../shaders/peak.wgsl")],
+        "augment" => &[include_str!("../../shaders/augment.wgsl")],
         _ => panic!("unknown WGSL module {module}"),
     }
 }

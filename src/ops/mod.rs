@@ -1,6 +1,7 @@
 //! GPU ops: one file per op family, forward and backward side by side.
 
 pub mod activation;
+pub mod augment;
 pub mod conv;
 pub mod dropout;
 mod gemm;

@@ -7,6 +7,7 @@
 //! shapes are internal contract violations and panic.
 
 pub mod activation;
+pub mod augment;
 pub mod conv;
 pub mod dropout;
 pub mod loss;

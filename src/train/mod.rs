@@ -12,6 +12,7 @@ pub use metrics::{class_metrics, ClassMetrics};
 use crate::data::{stratified_split, Dataset};
 use crate::gpu::BufferStats;
 use crate::model::Model;
+use crate::ops::augment::{self, AugmentConfig};
 use crate::ops::loss;
 use crate::optim::Optimizer;
 use crate::tensor::Tensor;
@@ -157,6 +158,7 @@ pub struct Session {
     step: Tensor,
     metrics: Tensor,
     reports: Vec<EpochReport>,
+    augment: Option<AugmentConfig>,
 }
 
 /// What [`Session::run`] finished.
@@ -204,12 +206,22 @@ impl Session {
             epoch_started: 0.0,
             train_seconds: 0.0,
             reports: Vec::new(),
+            augment: None,
             model,
             optimizer,
             train,
             validation,
             config: config.clone(),
         })
+    }
+
+    /// Warps every training image from now on by a random affine transform drawn within
+    /// `config` (on the GPU, seeded by the step); validation and test images stay as they are.
+    /// All ranges 0 turns augmentation off.
+    pub fn set_augment(&mut self, config: AugmentConfig) -> Result<()> {
+        config.validate()?;
+        self.augment = (!config.is_identity()).then_some(config);
+        Ok(())
     }
 
     /// The model being trained.
@@ -300,6 +312,7 @@ impl Session {
             batch,
             [&self.step, &self.metrics],
             seed,
+            self.augment.as_ref(),
         );
     }
 
@@ -348,6 +361,7 @@ fn train_step(
     batch: &[usize],
     [step, metrics]: [&Tensor; 2],
     seed: u32,
+    augment: Option<&AugmentConfig>,
 ) {
     let gpu = model.gpu();
     let [lr, c1, c2] = optimizer.next_scalars();
@@ -356,6 +370,10 @@ fn train_step(
 
     for (chunk_index, chunk) in batch.chunks(model.max_chunk()).enumerate() {
         let (x, labels) = upload_batch(model, data, chunk);
+        let x = match augment {
+            Some(config) => augment_batch(gpu, config, &x, seed, chunk_index),
+            None => x,
+        };
         let (logits, saved) = model.forward(&x, step, true, true);
         let out = loss::softmax_cross_entropy(gpu, &logits, &labels, batch.len());
         loss::accumulate_metrics(gpu, &out, &labels, metrics);
@@ -363,6 +381,25 @@ fn train_step(
     }
     optimizer.update(model, step);
     gpu.submit();
+}
+
+/// Warps the images `x` `[n, H, W, C]` by transforms drawn from `config`, seeded by the step
+/// seed and the chunk of a split batch.
+fn augment_batch(
+    gpu: &crate::gpu::Gpu,
+    config: &AugmentConfig,
+    x: &Tensor,
+    seed: u32,
+    chunk_index: usize,
+) -> Tensor {
+    let images = x.shape()[0];
+    let transforms = config.transforms(images, ((chunk_index as u64) << 32) | seed as u64);
+    let transforms = Tensor::from_slice(
+        gpu,
+        bytemuck::cast_slice::<[f32; 6], f32>(&transforms),
+        &[images, 6],
+    );
+    augment::warp(gpu, x, &transforms)
 }
 
 /// Uploads the images and labels of `indices` as `[n, H, W, C]` and `[n]` tensors.
