@@ -9,11 +9,12 @@ use crate::data::Dataset;
 use crate::gpu::{BufferStats, Gpu};
 use crate::io;
 use crate::model::{Model, ModelConfig};
+use crate::ops::augment::AugmentConfig;
 use crate::optim::{Optimizer, OptimizerConfig};
 use crate::train::{self, EpochReport, Evaluation, RunOutcome, Session, StepReport, TrainConfig};
-use crate::Result;
+use crate::{Error, Result};
 
-/// Where models are built and trained.
+/// Device that builds and trains the models.
 pub enum Engine {
     /// A WebGPU device.
     Gpu(Rc<Gpu>),
@@ -186,6 +187,18 @@ impl Run {
         match self {
             Run::Gpu(session) => session.run(max_steps).await,
             Run::Cpu(session) => session.run(max_steps),
+        }
+    }
+
+    /// Sets the random warp of the training images (GPU only; the CPU path accepts only the
+    /// identity).
+    pub fn set_augment(&mut self, config: AugmentConfig) -> Result<()> {
+        match self {
+            Run::Gpu(session) => session.set_augment(config),
+            Run::Cpu(_) if config.is_identity() => Ok(()),
+            Run::Cpu(_) => Err(Error::Config(
+                "augmentation runs only on the GPU; turn it off to train on the CPU".into(),
+            )),
         }
     }
 

@@ -101,10 +101,18 @@ pub async fn activations(net: NetRef<'_>, image: &[f32]) -> Result<Vec<LayerActi
             }
             Ok(result)
         }
-        // TODO: the CPU model keeps its activations private (`cpu::Trace`); show them once it
-        // exposes them.
-        NetRef::Cpu(_) => Err(Error::Config(
-            "layer activations are shown only when training on WebGPU".into(),
-        )),
+        NetRef::Cpu(model) => {
+            let trace = model.forward_trace(image, 1, false, false, 0);
+            let result = (0..config.layers.len())
+                .filter(|&index| model.layer_output_shape(index).len() == 3)
+                .map(|index| LayerActivation {
+                    layer: index,
+                    kind: super::layer_kind(&config.layers[index]),
+                    shape: model.layer_output_shape(index).to_vec(),
+                    values: trace.layer_output(index).to_vec(),
+                })
+                .collect();
+            Ok(result)
+        }
     }
 }

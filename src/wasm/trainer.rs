@@ -1,4 +1,4 @@
-//! [`Trainer`]: the object the browser worker drives. It holds the device, the embedded digits,
+//! [`Trainer`]: the object the browser worker drives. It owns the device, the embedded digits,
 //! and the current model, which is either idle or inside a training run. Training advances a
 //! few steps per [`Trainer::run`] call, so the worker stays responsive and can pause between
 //! calls. Every method that fails leaves the current model as it was.
@@ -11,14 +11,18 @@ use super::{inspect, js_error, layer_rows, to_js};
 use crate::data::{parse_idx_dataset, stratified_split, DataSplit, Dataset, DEFAULT_SPLIT_SEED};
 use crate::gpu::{Gpu, GpuOptions};
 use crate::model::ModelConfig;
+use crate::ops::augment::AugmentConfig;
 use crate::optim::OptimizerConfig;
 use crate::train::{RunOutcome, TrainConfig};
 use crate::Error;
 
 /// Examples per batch when evaluating or predicting (no gradients, so larger than training).
 const EVAL_BATCH: usize = 250;
+/// Digits of [`Trainer::warm_up`]: after a quarter goes to validation, a full batch of 32 and a
+/// partial one.
+const WARM_UP_EXAMPLES: usize = 50;
 
-/// What [`Trainer::start`] takes from the page.
+/// Settings of [`Trainer::start`], sent by the page.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct StartSettings {
@@ -28,9 +32,12 @@ struct StartSettings {
     optimizer: OptimizerConfig,
     /// Epochs, batch size, validation split, seed.
     train: TrainConfig,
+    /// Random warp of the training images; default none.
+    #[serde(default)]
+    augment: AugmentConfig,
 }
 
-/// What one [`Trainer::run`] call finished.
+/// Outcome of one [`Trainer::run`] call.
 #[derive(Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 enum RunResult {
@@ -81,14 +88,14 @@ impl Trainer {
         ))
     }
 
-    /// Trains on the CPU; `reason` says why WebGPU is not used and is shown on the page.
+    /// Creates a trainer on the CPU. `reason` explains why WebGPU is not used, for the page.
     #[wasm_bindgen(js_name = createCpu)]
     pub fn create_cpu(reason: String) -> Trainer {
         log::warn!("WebGPU unavailable ({reason}); training on the CPU");
         Trainer::with_engine(Engine::Cpu, Some(reason))
     }
 
-    /// Whether a training run is in progress (running or paused).
+    /// Returns whether a training run is in progress (running or paused).
     #[wasm_bindgen(getter, js_name = isTraining)]
     pub fn is_training(&self) -> bool {
         matches!(self.state, State::Training(_))
@@ -106,7 +113,7 @@ impl Trainer {
         self.engine.adapter()
     }
 
-    /// Why the CPU path is in use, when it is.
+    /// Returns why the CPU path is in use, or `None` on WebGPU.
     #[wasm_bindgen(getter, js_name = fallbackReason)]
     pub fn fallback_reason(&self) -> Option<String> {
         self.fallback_reason.clone()
@@ -129,6 +136,41 @@ impl Trainer {
         to_js(&summary)
     }
 
+    /// Compiles the GPU kernels that training `config` uses, by training a throwaway copy for
+    /// two steps on 50 digits and predicting one. Chromium compiles WebGPU pipelines on the
+    /// thread that also draws the page, so compiling them here, while the page loads, keeps
+    /// the first seconds of training from freezing its animations. Does nothing on the CPU.
+    #[wasm_bindgen(js_name = warmUp)]
+    pub async fn warm_up(&self, config: JsValue) -> Result<(), JsError> {
+        if matches!(self.engine, Engine::Cpu) {
+            return Ok(());
+        }
+        let config: ModelConfig = serde_wasm_bindgen::from_value(config)
+            .map_err(|e| js_error(format!("invalid model config: {e}")))?;
+        let data = self.data()?;
+        let indices: Vec<usize> = (0..WARM_UP_EXAMPLES.min(data.train.len())).collect();
+        let sample = data.train.subset(&indices);
+        let settings = TrainConfig {
+            epochs: 1,
+            validation_split: 0.25,
+            ..TrainConfig::default()
+        };
+        let net = self.engine.build(config, 0).map_err(js_error)?;
+        let mut run = self
+            .engine
+            .start(net, &OptimizerConfig::default(), &sample, &settings)
+            .map_err(js_error)?;
+        while !matches!(
+            run.run(usize::MAX).await.map_err(js_error)?,
+            RunOutcome::Done
+        ) {}
+        run.net()
+            .predict(sample.image(0), 1)
+            .await
+            .map_err(js_error)?;
+        Ok(())
+    }
+
     /// Starts a training run with `{model, optimizer, train}`. A `model` config builds a new
     /// model; `model: null` continues training the current one (with fresh optimizer state).
     /// Returns `{steps_per_epoch, summary}`.
@@ -137,6 +179,13 @@ impl Trainer {
             .map_err(|e| js_error(format!("invalid training settings: {e}")))?;
         settings.train.validate().map_err(js_error)?;
         settings.optimizer.validate().map_err(js_error)?;
+        settings.augment.validate().map_err(js_error)?;
+        if !settings.augment.is_identity() && matches!(self.engine, Engine::Cpu) {
+            return Err(js_error(
+                "augmentation runs on the GPU, and this browser has no WebGPU; turn it off to \
+                 train on the CPU",
+            ));
+        }
         // Borrow the field directly, so `self.state` stays free to change below.
         let data = match &self.data {
             Some(split) => &split.train,
@@ -146,7 +195,7 @@ impl Trainer {
             return Err(js_error("a training run is in progress; stop it first"));
         }
 
-        let run = match settings.model {
+        let mut run = match settings.model {
             Some(config) => {
                 check_fits(&config, data).map_err(js_error)?;
                 let net = self
@@ -182,6 +231,7 @@ impl Trainer {
                 }
             }
         };
+        run.set_augment(settings.augment).map_err(js_error)?;
         log::info!(
             "training started on {} ({} steps per epoch)",
             self.engine.name(),
@@ -319,7 +369,7 @@ impl Trainer {
         to_js(&result)
     }
 
-    /// Whether a model is built (idle or training).
+    /// Returns whether a model is built (idle or training).
     #[wasm_bindgen(getter, js_name = hasModel)]
     pub fn has_model(&self) -> bool {
         !matches!(self.state, State::Empty)

@@ -73,6 +73,18 @@ export const MAIN_THREAD_PROBE = () => {
   new PerformanceObserver((list) => {
     for (const entry of list.getEntries()) probe.longTasks.push(entry.duration);
   }).observe({ type: 'longtask', buffered: true });
+  // Long animation frames name the scripts that ran in them, to explain a long task.
+  probe.longFrames = [];
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      if (entry.duration < 100) continue;
+      probe.longFrames.push({
+        duration: Math.round(entry.duration),
+        blocking: Math.round(entry.blockingDuration),
+        scripts: entry.scripts.map((s) => `${s.invoker} ${s.sourceFunctionName} ${Math.round(s.duration)} ms`),
+      });
+    }
+  }).observe({ type: 'long-animation-frame', buffered: true });
 };
 
 export const byTestId = (id) => `[data-testid="${id}"]`;

@@ -56,12 +56,16 @@ async function startEngine() {
     }
   }
   if (gpuProblem) {
-    console.warn(`WebGPU unavailable, training on the CPU: ${gpuProblem}`);
     trainer = Trainer.createCpu(gpuProblem);
   }
 
   const [images, labels] = await Promise.all([fetchBytes(imagesUrl), fetchBytes(labelsUrl)]);
   const data = trainer.loadData(images, labels);
+  try {
+    await trainer.warmUp(presetConfig('seed-cnn'));
+  } catch (error) {
+    console.warn(`compiling the GPU kernels ahead of training failed: ${errorText(error)}`);
+  }
   return {
     backend: trainer.backend,
     adapter: trainer.backend === 'webgpu' ? adapterName || 'unnamed adapter' : trainer.adapter,
