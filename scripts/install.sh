@@ -3,7 +3,7 @@
 # skips what is already there). Debian/Ubuntu with apt, rustup and Node.js (20.19 or newer)
 # with npm.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 # mesa-vulkan-drivers: lavapipe, the CPU Vulkan driver for machines without a GPU.
 # chromium, chromium-driver: the browser tests (WebGPU through Chromium's SwiftShader).

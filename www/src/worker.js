@@ -1,6 +1,6 @@
 // Training worker: owns the WebGPU device (or the CPU fallback) through the wasm Trainer, and
-// answers the page's requests. Training runs a few steps per Trainer.run call; between calls the
-// worker handles messages, so pause, stop and predictions are answered while training.
+// handles the page's requests. Training runs a few steps per Trainer.run call, and the worker
+// handles messages between calls, so pause, stop and predictions work while training.
 //
 // Requests from the page: {id, type, ...}. Replies: {type: 'reply', id, ok, value | error}.
 // Events without an id: {type: 'progress' | 'epoch' | 'finished' | 'stopped' | 'failed', ...}.
@@ -9,9 +9,10 @@ import init, { Trainer, describeModel, presetConfig } from '../pkg/webcnn.js';
 import imagesUrl from '../../data/mnist-10k-images-idx3-ubyte.gz?url';
 import labelsUrl from '../../data/mnist-10k-labels-idx1-ubyte.gz?url';
 
-// Wall time one Trainer.run call aims at. Short calls keep pause and prediction latency low;
-// longer ones spend less time per step on reading the metrics back.
-const TARGET_CALL_SECONDS = 0.3;
+// Wall time one Trainer.run call aims at. On the CPU the call blocks the worker, so this bounds
+// how long a message waits. On WebGPU the worker handles messages while it awaits the GPU, and
+// longer calls only spend less time per step on reading the metrics back.
+const TARGET_CALL_SECONDS = 0.1;
 const MAX_STEPS_PER_CALL = 64;
 
 let trainer = null;
