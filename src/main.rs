@@ -102,6 +102,25 @@ fn model_config(name: &str) -> webcnn::Result<ModelConfig> {
     ModelConfig::from_json(&text)
 }
 
+/// Fails early, before any training, when `path` cannot be written.
+fn check_writable(path: &std::path::Path) -> webcnn::Result<()> {
+    let existed = path.exists();
+    let result = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path);
+    if let Err(e) = result {
+        return Err(webcnn::Error::Config(format!(
+            "--save {} is not writable ({e}); pass a file path in an existing, writable folder",
+            path.display()
+        )));
+    }
+    if !existed {
+        let _ = std::fs::remove_file(path);
+    }
+    Ok(())
+}
+
 fn optimizer_config(args: &TrainArgs) -> webcnn::Result<OptimizerConfig> {
     let mut config = OptimizerConfig::named(&args.optimizer, args.learning_rate)?;
     if let OptimizerConfig::Sgd { momentum, .. } = &mut config {
@@ -121,6 +140,14 @@ async fn run_train(args: TrainArgs) -> webcnn::Result<()> {
     };
     train_config.validate()?;
     let optimizer_config = optimizer_config(&args)?;
+    if args.limit == Some(0) {
+        return Err(webcnn::Error::Config(
+            "--limit must be at least 1, got 0".into(),
+        ));
+    }
+    if let Some(path) = &args.save {
+        check_writable(path)?;
+    }
     let mut data: DataSplit = match &args.data {
         Some(dir) => load_dir(dir)?,
         None => embedded_mnist()?,

@@ -122,6 +122,7 @@ impl Model {
         let align = (gpu.limits.min_storage_buffer_offset_alignment as usize / 4).max(1);
         let (layers, arena_len) = build_layers(&config, align)?;
         let classes = check_output(&config, &layers)?;
+        check_sizes(&config, &layers, arena_len, gpu.max_binding(), "the GPU")?;
         let initial = initial_weights(&layers, arena_len, seed);
         let params = Tensor::from_slice(&gpu, &initial, &[arena_len]);
         let grads = Tensor::from_slice(&gpu, &vec![0.0f32; arena_len], &[arena_len]);
@@ -374,14 +375,20 @@ pub fn build_layers(config: &ModelConfig, align: usize) -> Result<(Vec<Box<dyn L
 /// Checks that the model ends in one score per class; returns the class count.
 pub fn check_output(config: &ModelConfig, layers: &[Box<dyn Layer>]) -> Result<usize> {
     let last = layers.last().expect("at least one layer");
+    let last_config = config.layers.last().expect("at least one layer");
     let shape = last.output_shape();
+    let scores_layer = matches!(
+        last_config,
+        LayerConfig::Dense(_) | LayerConfig::Activation { .. }
+    );
     let ends_in_scores = matches!(last.activation(), Activation::Softmax | Activation::Linear);
-    if shape.len() != 1 || !ends_in_scores {
+    if shape.len() != 1 || !scores_layer || !ends_in_scores {
+        let activation = serde_json::to_string(&last.activation()).expect("activations serialise");
         return Err(Error::Config(format!(
-            "the last layer ({}) must output one score per class with softmax or linear \
-             activation, but it outputs {shape:?} with {:?}; end the model with flatten and dense",
-            layer_name(config.layers.last().expect("at least one layer")),
-            last.activation()
+            "the last layer ({}) must be dense, giving one score per class with softmax or \
+             linear activation, but it outputs {shape:?} with activation {activation}; end the \
+             model with flatten and a dense layer of one unit per class",
+            layer_name(last_config),
         )));
     }
     if shape[0] < 2 {
@@ -391,6 +398,39 @@ pub fn check_output(config: &ModelConfig, layers: &[Box<dyn Layer>]) -> Result<u
         )));
     }
     Ok(shape[0])
+}
+
+/// Checks, before anything is allocated, that every parameter arena and per-example activation
+/// fits in `max_bytes` (one storage binding of `device`).
+pub fn check_sizes(
+    config: &ModelConfig,
+    layers: &[Box<dyn Layer>],
+    arena_len: usize,
+    max_bytes: u64,
+    device: &str,
+) -> Result<()> {
+    for (index, (layer, layer_config)) in layers.iter().zip(&config.layers).enumerate() {
+        let bytes = layer
+            .output_shape()
+            .iter()
+            .fold(4u64, |acc, &d| acc.saturating_mul(d as u64));
+        if bytes > max_bytes {
+            return Err(Error::Config(format!(
+                "layer {index} ({}) outputs {:?} per example, {bytes} bytes, but {device} allows \
+                 {max_bytes} bytes per buffer; use a smaller input, fewer filters or more pooling",
+                layer_name(layer_config),
+                layer.output_shape()
+            )));
+        }
+    }
+    let arena_bytes = arena_len as u64 * 4;
+    if arena_bytes > max_bytes {
+        return Err(Error::Config(format!(
+            "the model's parameters need {arena_bytes} bytes, but {device} allows {max_bytes} \
+             bytes per buffer; use fewer filters or units"
+        )));
+    }
+    Ok(())
 }
 
 /// Draws every kernel from its initialiser (biases zero), reproducibly for a seed. Kernels draw

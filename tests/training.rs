@@ -65,10 +65,10 @@ fn split_batch_matches_unsplit_batch() {
         &data,
         &config(1, 48),
     );
-    // 40 KB bindings hold 12 images of lenet5's largest activation (28x28x6 floats = 18.8 KB
-    // for two images), so each batch of 48 runs in chunks.
+    // 300 KB bindings hold lenet5's 247 KB of parameters but only 15 images of its largest
+    // activation (28x28x6 floats, 18.8 KB each), so each batch of 48 runs in chunks.
     let small = GpuOptions {
-        max_storage_binding: Some(40_000),
+        max_storage_binding: Some(300_000),
     };
     let split = train(gpu_with(small), "lenet5", &data, &config(1, 48));
     assert!(
@@ -222,6 +222,69 @@ fn bad_configs_are_rejected_with_reasons() {
         .unwrap()
         .to_string();
     assert!(message.contains("-1"), "{message}");
+}
+
+#[test]
+fn oversized_and_headless_models_are_rejected() {
+    let gpu = gpu_with(GpuOptions::default());
+    let build = |json: &str| {
+        let config = ModelConfig::from_json(json).unwrap();
+        Model::new(gpu.clone(), config, 1)
+            .err()
+            .expect("rejected")
+            .to_string()
+    };
+
+    // 26 x 26 x 100,000 floats per example exceed any storage binding; checked before allocating.
+    let message = build(
+        r#"{"input_shape": [28, 28, 1], "layers": [
+        {"type": "conv2d", "filters": 100000, "kernel_size": [3, 3]},
+        {"type": "flatten"}, {"type": "dense", "units": 10}]}"#,
+    );
+    assert!(message.contains("layer 0 (conv2d)"), "{message}");
+    assert!(message.contains("bytes per buffer"), "{message}");
+
+    let message = build(
+        r#"{"input_shape": [28, 28, 1], "layers": [
+        {"type": "flatten"}, {"type": "dense", "units": 100000}]}"#,
+    );
+    assert!(message.contains("parameters need"), "{message}");
+
+    let message = build(
+        r#"{"input_shape": [28, 28, 1], "layers": [
+        {"type": "conv2d", "filters": 4, "kernel_size": [3, 3], "activation": "relu"},
+        {"type": "flatten"}]}"#,
+    );
+    assert!(message.contains("must be dense"), "{message}");
+}
+
+#[test]
+fn label_beyond_last_layer_names_sample() {
+    let gpu = gpu_with(GpuOptions::default());
+    let mut data = digits(20);
+    data.labels[7] = 200;
+    data.num_classes = 201;
+    let model = Model::new(gpu, ModelConfig::preset("seed-cnn").unwrap(), 1).unwrap();
+    let optimizer = Optimizer::new(&model, OptimizerConfig::default()).unwrap();
+    let result = Session::new(model, optimizer, &data, &config(1, 8));
+    let message = result.err().unwrap().to_string();
+    assert!(message.contains("sample 7 has label 200"), "{message}");
+    assert!(message.contains("below 10"), "{message}");
+}
+
+#[test]
+fn validation_split_of_tiny_dataset_explains_fix() {
+    let gpu = gpu_with(GpuOptions::default());
+    let model = Model::new(gpu, ModelConfig::preset("seed-cnn").unwrap(), 1).unwrap();
+    let optimizer = Optimizer::new(&model, OptimizerConfig::default()).unwrap();
+    let training = TrainConfig {
+        validation_split: 0.1,
+        ..config(1, 8)
+    };
+    let result = Session::new(model, optimizer, &digits(1), &training);
+    let message = result.err().unwrap().to_string();
+    assert!(message.contains("validation split of 0.1"), "{message}");
+    assert!(message.contains("validation split 0"), "{message}");
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! the GPU arena with alignment 1.
 
 use crate::io::{self, Weights};
-use crate::model::{build_layers, check_output, initial_weights, ModelConfig};
+use crate::model::{build_layers, check_output, check_sizes, initial_weights, ModelConfig};
 use crate::{Error, Result};
 
 use super::layer::{slot_values, Aux, CpuLayer, Pass, Saved};
@@ -43,12 +43,22 @@ impl Trace {
     }
 }
 
+/// Largest tensor the CPU path allocates: a quarter of wasm32's 4 GiB address space.
+const CPU_MAX_TENSOR_BYTES: u64 = 1 << 30;
+
 impl CpuModel {
     /// Builds `config` with weights initialised from `seed`. The weights equal those of
     /// [`crate::model::Model::new`] with the same config and seed.
     pub fn new(config: ModelConfig, seed: u64) -> Result<CpuModel> {
         let (gpu_layers, arena_len) = build_layers(&config, 1)?;
         let classes = check_output(&config, &gpu_layers)?;
+        check_sizes(
+            &config,
+            &gpu_layers,
+            arena_len,
+            CPU_MAX_TENSOR_BYTES,
+            "the CPU path",
+        )?;
         let params = initial_weights(&gpu_layers, arena_len, seed);
         let mut input = config.input_shape.to_vec();
         let mut layers = Vec::with_capacity(gpu_layers.len());
@@ -405,7 +415,7 @@ mod tests {
         assert!(
             error
                 .to_string()
-                .contains("must output one score per class"),
+                .contains("must be dense, giving one score per class"),
             "{error}"
         );
     }

@@ -4,7 +4,7 @@
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 
-use crate::data::{stratified_split, Dataset};
+use crate::data::Dataset;
 use crate::optim::OptimizerConfig;
 use crate::reference::{argmax_rows, softmax_cross_entropy};
 use crate::train::{class_metrics, EpochReport, Evaluation, RunOutcome, StepReport, TrainConfig};
@@ -69,12 +69,7 @@ impl CpuSession {
         config.validate()?;
         let optimizer = CpuOptimizer::new(&model, optimizer)?;
         check_dataset(&model, data)?;
-        let (train, validation) = if config.validation_split > 0.0 {
-            let (train, validation) = stratified_split(data, config.validation_split, config.seed)?;
-            (train, Some(validation))
-        } else {
-            (data.clone(), None)
-        };
+        let (train, validation) = crate::train::split_validation(data, config)?;
         log::info!(
             "training on the CPU on {} examples ({} validation), batch size {}, {} epochs",
             train.len(),
@@ -235,27 +230,7 @@ fn gather(data: &Dataset, indices: &[usize]) -> (Vec<f32>, Vec<u32>) {
 /// Checks that `data` fits the model's input shape and classes, with the messages of the GPU
 /// path.
 fn check_dataset(model: &CpuModel, data: &Dataset) -> Result<()> {
-    let shape = [data.height, data.width, data.channels];
-    let input_shape = model.input_shape();
-    if shape != input_shape {
-        return Err(Error::Config(format!(
-            "dataset {} has {}x{}x{} images but the model expects {input_shape:?}; change the \
-             model's input_shape",
-            data.name, data.height, data.width, data.channels,
-        )));
-    }
-    let classes = model.classes();
-    if data.num_classes > classes {
-        return Err(Error::Config(format!(
-            "dataset {} has {} classes but the model's last layer has {classes} units; set its \
-             units to {}",
-            data.name, data.num_classes, data.num_classes
-        )));
-    }
-    if data.is_empty() {
-        return Err(Error::Config(format!("dataset {} is empty", data.name)));
-    }
-    Ok(())
+    crate::train::check_dataset_fits(model.input_shape(), model.classes(), data)
 }
 
 /// Loss, accuracy, confusion matrix and per-class metrics of `model` on `data`, computed in
@@ -445,10 +420,11 @@ mod tests {
             .contains("has 4x5x1 images but the model expects [4, 4, 1]"));
         let mut many = data.clone();
         many.num_classes = 5;
+        many.labels[1] = 4;
         let error = evaluate(&tiny_model(1), &many, 2).unwrap_err();
         assert!(error
             .to_string()
-            .contains("has 5 classes but the model's last layer has 3 units"));
+            .contains("sample 1 has label 4, but the model's last layer has 3 units"));
     }
 
     #[test]

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 pub use metrics::{class_metrics, ClassMetrics};
 
-use crate::data::{stratified_split, Dataset};
+use crate::data::{stratified_split, DataError, Dataset};
 use crate::gpu::BufferStats;
 use crate::model::Model;
 use crate::ops::augment::{self, AugmentConfig};
@@ -182,12 +182,7 @@ impl Session {
     ) -> Result<Self> {
         config.validate()?;
         check_dataset(&model, data)?;
-        let (train, validation) = if config.validation_split > 0.0 {
-            let (train, validation) = stratified_split(data, config.validation_split, config.seed)?;
-            (train, Some(validation))
-        } else {
-            (data.clone(), None)
-        };
+        let (train, validation) = split_validation(data, config)?;
         log::info!(
             "training on {} examples ({} validation), batch size {}, {} epochs",
             train.len(),
@@ -436,25 +431,57 @@ fn check_finite(loss: f64, epoch: usize) -> Result<()> {
 
 /// Checks that `data` fits the model's input shape and classes.
 fn check_dataset(model: &Model, data: &Dataset) -> Result<()> {
+    check_dataset_fits(model.input_shape(), model.classes(), data)
+}
+
+/// Splits the validation part off `data` as `config` asks (none for a split of 0).
+pub fn split_validation(
+    data: &Dataset,
+    config: &TrainConfig,
+) -> Result<(Dataset, Option<Dataset>)> {
+    if config.validation_split == 0.0 {
+        return Ok((data.clone(), None));
+    }
+    match stratified_split(data, config.validation_split, config.seed) {
+        Ok((train, validation)) => Ok((train, Some(validation))),
+        Err(DataError::EmptySplit { len, .. }) => Err(Error::Config(format!(
+            "a validation split of {} leaves no example in one part of the {len} training \
+             examples; use validation split 0 or train on more examples",
+            config.validation_split
+        ))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Checks that `data` is non-empty, has images of `input_shape` and only labels below `classes`
+/// (shared by the GPU and CPU paths).
+pub fn check_dataset_fits(input_shape: [usize; 3], classes: usize, data: &Dataset) -> Result<()> {
     let shape = [data.height, data.width, data.channels];
-    if shape != model.input_shape() {
+    if shape != input_shape {
         return Err(Error::Config(format!(
-            "dataset {} has {}x{}x{} images but the model expects {:?}; change the model's input_shape",
+            "dataset {} has {}x{}x{} images but the model expects {input_shape:?}; change the \
+             model's input_shape",
             data.name, data.height, data.width, data.channels,
-            model.input_shape()
         )));
     }
-    if data.num_classes > model.classes() {
+    if let Some(index) = data
+        .labels
+        .iter()
+        .position(|&label| label as usize >= classes)
+    {
+        let label = data.labels[index];
         return Err(Error::Config(format!(
-            "dataset {} has {} classes but the model's last layer has {} units; set its units to {}",
-            data.name,
-            data.num_classes,
-            model.classes(),
-            data.num_classes
+            "dataset {} sample {index} has label {label}, but the model's last layer has \
+             {classes} units, so labels must be below {classes}; fix the labels or set the last \
+             layer's units to {}",
+            data.name, data.num_classes
         )));
     }
     if data.is_empty() {
-        return Err(Error::Config(format!("dataset {} is empty", data.name)));
+        return Err(Error::Config(format!(
+            "dataset {} is empty; give it at least one example",
+            data.name
+        )));
     }
     Ok(())
 }
