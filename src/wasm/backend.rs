@@ -128,7 +128,7 @@ impl Net {
 }
 
 impl<'a> NetRef<'a> {
-    /// The config the model was built from.
+    /// Returns the config the model was built from.
     pub fn config(self) -> &'a ModelConfig {
         match self {
             NetRef::Gpu(model) => model.config(),
@@ -172,7 +172,7 @@ impl<'a> NetRef<'a> {
         }
     }
 
-    /// Class probabilities `[n, classes]` of `images` (`n` images, NHWC, flat).
+    /// Returns the class probabilities `[n, classes]` of `images` (`n` images, NHWC, flat).
     pub async fn predict(self, images: &[f32], batch_size: usize) -> Result<Vec<f32>> {
         match self {
             NetRef::Gpu(model) => train::predict(model, images, batch_size).await,
@@ -227,7 +227,7 @@ impl Run {
         }
     }
 
-    /// The model being trained.
+    /// Returns the model being trained.
     pub fn net(&self) -> NetRef<'_> {
         match self {
             Run::Gpu(session) => NetRef::Gpu(session.model()),

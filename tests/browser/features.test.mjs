@@ -115,6 +115,8 @@ test('page features on a small model', async (t) => {
   await t.test('loaded model trains further', async () => {
     for (const id of ['augment-rotation', 'augment-translation', 'augment-scaling']) await page.uncheck(byTestId(id));
     await page.click(byTestId('train-button'));
+    // The loaded model's accuracy stays on the page until the new run starts.
+    await page.waitForFunction(() => !document.querySelector('[data-testid="test-accuracy"]').dataset.value);
     const further = await waitForTestAccuracy(page);
     assert.ok(further > 90, `training the loaded model gave ${further} %`);
     assert.equal(await page.locator(`${byTestId('runs')} li`).count(), 2);

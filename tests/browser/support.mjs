@@ -23,9 +23,11 @@ export const WEBGPU_ARGS = [
   '--enable-features=Vulkan',
   '--use-webgpu-adapter=swiftshader',
 ];
-// Without the flags above headless Chromium on Linux gets no WebGPU adapter; this makes sure
-// `navigator.gpu` is missing as well.
-export const NO_WEBGPU_ARGS = ['--disable-features=WebGPU,Vulkan'];
+// Without the flags above, headless Chromium 156 on a machine without a GPU exposes
+// `navigator.gpu` but returns no adapter, and the page falls back to the CPU.
+// NOTE: on a machine with a GPU that Chromium supports, it may find an adapter anyway
+// (`--disable-features=WebGPU` did not hide WebGPU in Chromium 156).
+export const NO_WEBGPU_ARGS = [];
 
 export async function launchBrowser({ webgpu }) {
   return chromium.launch({
