@@ -16,7 +16,7 @@ pub enum Error {
     ModelFile {
         /// File or source the model came from.
         path: String,
-        /// What is wrong with it.
+        /// Description of the problem.
         message: String,
     },
     /// No usable GPU adapter or device.

@@ -357,7 +357,7 @@ fn softmax_cross_entropy_matches_reference() {
 fn large_logits_give_exact_finite_loss() {
     let gpu = gpu();
     // Row 0: logits 90 and 0, label 1: loss = 90 + ln(1 + e^-90) = 90.
-    // Row 1: logits 1e4 and 0, label 1: loss = 1e4. Row 2: the label holds the large logit: 0.
+    // Row 1: logits 1e4 and 0, label 1: loss = 1e4. Row 2: the label is the large logit's class: 0.
     let logits = [90.0f32, 0.0, 1e4, 0.0, 0.0, 1e4];
     let labels = [1u32, 1, 1];
     let lt = Tensor::from_slice(&gpu, &logits, &[3, 2]);

@@ -132,7 +132,7 @@ impl Gpu {
     }
 
     /// Buffers dropped while commands were being recorded may still be read by those commands,
-    /// so they wait for the submit; with nothing recorded they can be reused at once.
+    /// so they wait for the submit. With nothing recorded they can be reused at once.
     pub(crate) fn recycle_if_idle(&self) {
         if self.commands.borrow().is_empty() {
             self.pool.recycle();

@@ -1,5 +1,5 @@
 //! Pipeline cache. A kernel is a WGSL module, an entry point and the values of its defines; the
-//! cache key holds all three, so every value that changes the generated shader gives its own
+//! cache key contains all three, so every value that changes the generated shader gives its own
 //! pipeline.
 //!
 //! Defines act on the WGSL text in two ways: `{{NAME}}` is replaced by the value, and the lines

@@ -1,4 +1,4 @@
-//! Model files: one safetensors file whose header metadata holds the format name, the format
+//! Model files: one safetensors file whose header metadata contains the format name, the format
 //! version and the JSON model config, and whose tensors are the parameters (f32, little-endian)
 //! named `layers.{index}.kernel` and `layers.{index}.bias`.
 
@@ -96,7 +96,7 @@ pub fn decode(bytes: &[u8], source: &str) -> Result<(ModelConfig, Weights)> {
     Ok((config, weights))
 }
 
-/// Checks that `weights` holds exactly the parameters `expected` (name and shape) lists.
+/// Checks that `weights` contains exactly the parameters `expected` (name and shape) lists.
 pub fn check_weights(
     expected: &[(String, Vec<usize>)],
     weights: &Weights,

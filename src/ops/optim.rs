@@ -17,7 +17,7 @@ struct OptimParams {
     pad: [u32; 2],
 }
 
-/// Adam step on one range. `step` holds `[learning_rate, 1 - beta1^t, 1 - beta2^t, ..]`; the
+/// Adam step on one range. `step` contains `[learning_rate, 1 - beta1^t, 1 - beta2^t, ..]`; the
 /// hyperparameters are f64 so that `1 - beta` is exact before rounding to f32.
 pub fn adam_update(
     gpu: &Gpu,
@@ -47,7 +47,7 @@ pub fn adam_update(
     gpu.dispatch(&kernel, &params, &storage, gpu.grid_elements(param.len()));
 }
 
-/// SGD with momentum on one range. `step` holds `[learning_rate, ..]`.
+/// SGD with momentum on one range. `step` contains `[learning_rate, ..]`.
 pub fn sgd_update(gpu: &Gpu, [param, grad, velocity]: [&Tensor; 3], step: &Tensor, momentum: f32) {
     let params = OptimParams {
         len: param.len() as u32,

@@ -173,7 +173,7 @@ impl Optimizer {
         }
     }
 
-    /// Records the update of every trainable range of `model`; `step` holds the scalars of
+    /// Records the update of every trainable range of `model`; `step` contains the scalars of
     /// [`Optimizer::next_scalars`], already written.
     pub fn update(&mut self, model: &Model, step: &Tensor) {
         let gpu = model.gpu();

@@ -1,4 +1,4 @@
-//! fit / evaluate / predict. A training step records one command buffer and one submit; loss
+//! fit / evaluate / predict. A training step records one command buffer and one submit. Loss
 //! and accuracy are summed on the GPU and read back once per epoch (or per progress report).
 
 mod metrics;
@@ -161,7 +161,7 @@ pub struct Session {
     augment: Option<AugmentConfig>,
 }
 
-/// What [`Session::run`] finished.
+/// Outcome of one [`Session::run`] call.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub enum RunOutcome {
     /// Steps ran and the epoch goes on.
@@ -434,7 +434,7 @@ fn check_dataset(model: &Model, data: &Dataset) -> Result<()> {
     check_dataset_fits(model.input_shape(), model.classes(), data)
 }
 
-/// Splits the validation part off `data` as `config` asks (none for a split of 0).
+/// Splits the validation part off `data` by `config.validation_split` (none for a split of 0).
 pub fn split_validation(
     data: &Dataset,
     config: &TrainConfig,
