@@ -13,13 +13,25 @@
 //              M = KH*KW*C_in, N = C_out, K = N*OH*OW, split into slices summed by reduce.wgsl.
 // Bindings: 0 params, 1 a (x or dy), 2 b (w or dy), 3 c (y, dx or dw partials), 4 bias (FORWARD).
 
-struct Params {
-    batch: u32, in_h: u32, in_w: u32, in_c: u32,
-    k_h: u32, k_w: u32, out_c: u32, out_h: u32,
-    out_w: u32, stride_h: u32, stride_w: u32, dilation_h: u32,
-    dilation_w: u32, pad_top: u32, pad_left: u32, k_slice: u32,
-    gemm_m: u32, gemm_n: u32, gemm_k: u32, _pad: u32,
-}
+// The layer's geometry is compiled in: constant divisors become multiplies and shifts, where a
+// runtime divisor costs one scalar division per SIMD lane on adapters that run shaders on the CPU.
+const IN_H: u32 = {{IN_H}}u;
+const IN_W: u32 = {{IN_W}}u;
+const IN_C: u32 = {{IN_C}}u;
+const K_H: u32 = {{K_H}}u;
+const K_W: u32 = {{K_W}}u;
+const OUT_C: u32 = {{OUT_C}}u;
+const OUT_H: u32 = {{OUT_H}}u;
+const OUT_W: u32 = {{OUT_W}}u;
+const STRIDE_H: u32 = {{STRIDE_H}}u;
+const STRIDE_W: u32 = {{STRIDE_W}}u;
+const DILATION_H: u32 = {{DILATION_H}}u;
+const DILATION_W: u32 = {{DILATION_W}}u;
+const PAD_TOP: u32 = {{PAD_TOP}}u;
+const PAD_LEFT: u32 = {{PAD_LEFT}}u;
+
+// The sizes that change with the batch.
+struct Params { k_slice: u32, gemm_m: u32, gemm_n: u32, gemm_k: u32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> a: array<f32>;
@@ -33,10 +45,10 @@ fn k_slice() -> u32 { return p.k_slice; }
 
 // x[n, ih, iw, ci] with zero outside the input; `row_base` is n * H.
 fn x_at(row_base: u32, ih: i32, iw: i32, ci: u32) -> f32 {
-    if (ih < 0 || iw < 0 || u32(ih) >= p.in_h || u32(iw) >= p.in_w) {
+    if (ih < 0 || iw < 0 || u32(ih) >= IN_H || u32(iw) >= IN_W) {
         return 0.0;
     }
-    return a[((row_base + u32(ih)) * p.in_w + u32(iw)) * p.in_c + ci];
+    return a[((row_base + u32(ih)) * IN_W + u32(iw)) * IN_C + ci];
 }
 
 //#if FORWARD
@@ -49,24 +61,24 @@ struct KPos { kh: u32, kw: u32, ci: u32, w_base: u32 }
 alias BCol = u32;
 
 fn a_row(m: u32) -> ARow {
-    let ow = m % p.out_w;
-    let oh = (m / p.out_w) % p.out_h;
-    let n = m / (p.out_w * p.out_h);
-    let ih = i32(oh * p.stride_h) - i32(p.pad_top);
-    let iw = i32(ow * p.stride_w) - i32(p.pad_left);
-    return ARow(n * p.in_h, ih, iw);
+    let ow = m % OUT_W;
+    let oh = (m / OUT_W) % OUT_H;
+    let n = m / (OUT_W * OUT_H);
+    let ih = i32(oh * STRIDE_H) - i32(PAD_TOP);
+    let iw = i32(ow * STRIDE_W) - i32(PAD_LEFT);
+    return ARow(n * IN_H, ih, iw);
 }
 
 fn k_pos(k: u32) -> KPos {
-    let ci = k % p.in_c;
-    let kw = (k / p.in_c) % p.k_w;
-    let kh = k / (p.in_c * p.k_w);
-    return KPos(kh, kw, ci, k * p.out_c);
+    let ci = k % IN_C;
+    let kw = (k / IN_C) % K_W;
+    let kh = k / (IN_C * K_W);
+    return KPos(kh, kw, ci, k * OUT_C);
 }
 
 fn a_value(r: ARow, q: KPos) -> f32 {
-    let ih = r.ih + i32(q.kh * p.dilation_h);
-    let iw = r.iw + i32(q.kw * p.dilation_w);
+    let ih = r.ih + i32(q.kh * DILATION_H);
+    let iw = r.iw + i32(q.kw * DILATION_W);
     return x_at(r.row_base, ih, iw, q.ci);
 }
 
@@ -74,7 +86,7 @@ fn b_col(n: u32) -> BCol { return n; }
 fn b_value(q: KPos, n: BCol) -> f32 { return b[q.w_base + n]; }
 
 fn store_c(m: u32, n: u32, slice: u32, value: f32) {
-    c[m * p.out_c + n] = activate(value + bias[n]);
+    c[m * OUT_C + n] = activate(value + bias[n]);
 }
 //#endif
 
@@ -87,46 +99,46 @@ struct KPos { kh: u32, kw: u32, co: u32, w_base: u32 }
 alias BCol = u32;
 
 fn a_row(m: u32) -> ARow {
-    let iw = m % p.in_w;
-    let ih = (m / p.in_w) % p.in_h;
-    let n = m / (p.in_w * p.in_h);
-    return ARow(n * p.out_h, i32(ih + p.pad_top), i32(iw + p.pad_left));
+    let iw = m % IN_W;
+    let ih = (m / IN_W) % IN_H;
+    let n = m / (IN_W * IN_H);
+    return ARow(n * OUT_H, i32(ih + PAD_TOP), i32(iw + PAD_LEFT));
 }
 
 fn k_pos(k: u32) -> KPos {
-    let co = k % p.out_c;
-    let tap = k / p.out_c;
-    return KPos(tap / p.k_w, tap % p.k_w, co, tap * p.in_c * p.out_c + co);
+    let co = k % OUT_C;
+    let tap = k / OUT_C;
+    return KPos(tap / K_W, tap % K_W, co, tap * IN_C * OUT_C + co);
 }
 
 // dy[n, oh, ow, co] for oh * stride_h = ph - kh * dilation_h (likewise for columns), or 0 when
 // no output position reaches this input cell through this tap.
 fn a_value(r: ARow, q: KPos) -> f32 {
-    let row = r.ph - i32(q.kh * p.dilation_h);
-    let col = r.pw - i32(q.kw * p.dilation_w);
+    let row = r.ph - i32(q.kh * DILATION_H);
+    let col = r.pw - i32(q.kw * DILATION_W);
     if (row < 0 || col < 0) {
         return 0.0;
     }
     var oh = u32(row);
     var ow = u32(col);
-    if (p.stride_h != 1u || p.stride_w != 1u) {
-        if (oh % p.stride_h != 0u || ow % p.stride_w != 0u) {
+    if (STRIDE_H != 1u || STRIDE_W != 1u) {
+        if (oh % STRIDE_H != 0u || ow % STRIDE_W != 0u) {
             return 0.0;
         }
-        oh = oh / p.stride_h;
-        ow = ow / p.stride_w;
+        oh = oh / STRIDE_H;
+        ow = ow / STRIDE_W;
     }
-    if (oh >= p.out_h || ow >= p.out_w) {
+    if (oh >= OUT_H || ow >= OUT_W) {
         return 0.0;
     }
-    return a[((r.row_base + oh) * p.out_w + ow) * p.out_c + q.co];
+    return a[((r.row_base + oh) * OUT_W + ow) * OUT_C + q.co];
 }
 
-fn b_col(n: u32) -> BCol { return n * p.out_c; }
+fn b_col(n: u32) -> BCol { return n * OUT_C; }
 fn b_value(q: KPos, c: BCol) -> f32 { return b[q.w_base + c]; }
 
 fn store_c(m: u32, n: u32, slice: u32, value: f32) {
-    c[m * p.in_c + n] = value;
+    c[m * IN_C + n] = value;
 }
 //#endif
 
@@ -138,19 +150,19 @@ struct KPos { row_base: u32, ih: i32, iw: i32, dy_base: u32 }
 alias BCol = u32;
 
 fn a_row(m: u32) -> ARow {
-    let ci = m % p.in_c;
-    let kw = (m / p.in_c) % p.k_w;
-    let kh = m / (p.in_c * p.k_w);
-    return ARow(i32(kh * p.dilation_h), i32(kw * p.dilation_w), ci);
+    let ci = m % IN_C;
+    let kw = (m / IN_C) % K_W;
+    let kh = m / (IN_C * K_W);
+    return ARow(i32(kh * DILATION_H), i32(kw * DILATION_W), ci);
 }
 
 fn k_pos(k: u32) -> KPos {
-    let ow = k % p.out_w;
-    let oh = (k / p.out_w) % p.out_h;
-    let n = k / (p.out_w * p.out_h);
-    let ih = i32(oh * p.stride_h) - i32(p.pad_top);
-    let iw = i32(ow * p.stride_w) - i32(p.pad_left);
-    return KPos(n * p.in_h, ih, iw, k * p.out_c);
+    let ow = k % OUT_W;
+    let oh = (k / OUT_W) % OUT_H;
+    let n = k / (OUT_W * OUT_H);
+    let ih = i32(oh * STRIDE_H) - i32(PAD_TOP);
+    let iw = i32(ow * STRIDE_W) - i32(PAD_LEFT);
+    return KPos(n * IN_H, ih, iw, k * OUT_C);
 }
 
 fn a_value(r: ARow, q: KPos) -> f32 {

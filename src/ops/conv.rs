@@ -4,61 +4,57 @@
 
 use super::gemm::GemmPlan;
 use super::{reduce, Activation, Conv2dGeometry};
-use crate::gpu::Gpu;
+use crate::gpu::{Gpu, Kernel};
 use crate::tensor::Tensor;
 
-/// Uniform of conv2d.wgsl (field order must match `Params` there).
+/// Uniform of conv2d.wgsl (field order must match `Params` there): the sizes that change with
+/// the batch. The rest of the geometry is compiled into the kernel by [`conv_kernel`].
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
 struct ConvParams {
-    batch: u32,
-    in_h: u32,
-    in_w: u32,
-    in_c: u32,
-    k_h: u32,
-    k_w: u32,
-    out_c: u32,
-    out_h: u32,
-    out_w: u32,
-    stride_h: u32,
-    stride_w: u32,
-    dilation_h: u32,
-    dilation_w: u32,
-    pad_top: u32,
-    pad_left: u32,
     k_slice: u32,
     gemm_m: u32,
     gemm_n: u32,
     gemm_k: u32,
-    pad: u32,
 }
 
 impl ConvParams {
-    fn new(g: &Conv2dGeometry, plan: &GemmPlan, mnk: [usize; 3]) -> Self {
-        let u = |v: usize| v as u32;
+    fn new(plan: &GemmPlan, mnk: [usize; 3]) -> Self {
         Self {
-            batch: u(g.batch),
-            in_h: u(g.in_h),
-            in_w: u(g.in_w),
-            in_c: u(g.in_c),
-            k_h: u(g.k_h),
-            k_w: u(g.k_w),
-            out_c: u(g.out_c),
-            out_h: u(g.out_h),
-            out_w: u(g.out_w),
-            stride_h: u(g.stride_h),
-            stride_w: u(g.stride_w),
-            dilation_h: u(g.dilation_h),
-            dilation_w: u(g.dilation_w),
-            pad_top: u(g.pad_top),
-            pad_left: u(g.pad_left),
             k_slice: plan.k_slice,
-            gemm_m: u(mnk[0]),
-            gemm_n: u(mnk[1]),
-            gemm_k: u(mnk[2]),
-            pad: 0,
+            gemm_m: mnk[0] as u32,
+            gemm_n: mnk[1] as u32,
+            gemm_k: mnk[2] as u32,
         }
     }
+}
+
+/// Builds the conv2d.wgsl kernel for `plan` with the geometry of `g` (all but the batch) as constants
+/// and `variant` (FORWARD, INPUT_GRAD or FILTER_GRAD) selected.
+fn conv_kernel(
+    plan: &GemmPlan,
+    g: &Conv2dGeometry,
+    variant: &'static str,
+    act: Activation,
+) -> Kernel {
+    let u = |v: usize| v as u32;
+    plan.kernel("conv2d")
+        .define(variant, 1)
+        .define("ACT", act.code())
+        .define("IN_H", u(g.in_h))
+        .define("IN_W", u(g.in_w))
+        .define("IN_C", u(g.in_c))
+        .define("K_H", u(g.k_h))
+        .define("K_W", u(g.k_w))
+        .define("OUT_C", u(g.out_c))
+        .define("OUT_H", u(g.out_h))
+        .define("OUT_W", u(g.out_w))
+        .define("STRIDE_H", u(g.stride_h))
+        .define("STRIDE_W", u(g.stride_w))
+        .define("DILATION_H", u(g.dilation_h))
+        .define("DILATION_W", u(g.dilation_w))
+        .define("PAD_TOP", u(g.pad_top))
+        .define("PAD_LEFT", u(g.pad_left))
 }
 
 /// y = act(conv(x, w) + bias): `[N, H, W, C_in]` to `[N, OH, OW, C_out]`.
@@ -79,17 +75,9 @@ pub fn conv2d_forward(
     let y = Tensor::empty(gpu, &[g.batch, g.out_h, g.out_w, g.out_c]);
     let mnk = [g.batch * g.out_h * g.out_w, g.out_c, g.k_h * g.k_w * g.in_c];
     let plan = GemmPlan::new(gpu, mnk[0], mnk[1], mnk[2], false);
-    let kernel = plan
-        .kernel("conv2d")
-        .define("FORWARD", 1)
-        .define("ACT", act.code());
+    let kernel = conv_kernel(&plan, g, "FORWARD", act);
     let storage = [x.binding(), w.binding(), y.binding(), bias.binding()];
-    gpu.dispatch(
-        &kernel,
-        &ConvParams::new(g, &plan, mnk),
-        &storage,
-        plan.grid,
-    );
+    gpu.dispatch(&kernel, &ConvParams::new(&plan, mnk), &storage, plan.grid);
     y
 }
 
@@ -99,17 +87,9 @@ pub fn conv2d_backward_input(gpu: &Gpu, g: &Conv2dGeometry, dy: &Tensor, w: &Ten
     let dx = Tensor::empty(gpu, &[g.batch, g.in_h, g.in_w, g.in_c]);
     let mnk = [g.batch * g.in_h * g.in_w, g.in_c, g.k_h * g.k_w * g.out_c];
     let plan = GemmPlan::new(gpu, mnk[0], mnk[1], mnk[2], false);
-    let kernel = plan
-        .kernel("conv2d")
-        .define("INPUT_GRAD", 1)
-        .define("ACT", 0);
+    let kernel = conv_kernel(&plan, g, "INPUT_GRAD", Activation::Linear);
     let storage = [dy.binding(), w.binding(), dx.binding()];
-    gpu.dispatch(
-        &kernel,
-        &ConvParams::new(g, &plan, mnk),
-        &storage,
-        plan.grid,
-    );
+    gpu.dispatch(&kernel, &ConvParams::new(&plan, mnk), &storage, plan.grid);
     dx
 }
 
@@ -126,16 +106,8 @@ pub fn conv2d_backward_filter(
     let mnk = [g.k_h * g.k_w * g.in_c, g.out_c, g.batch * g.out_h * g.out_w];
     let plan = GemmPlan::new(gpu, mnk[0], mnk[1], mnk[2], true);
     let partials = Tensor::empty(gpu, &[plan.slices as usize, dw.len()]);
-    let kernel = plan
-        .kernel("conv2d")
-        .define("FILTER_GRAD", 1)
-        .define("ACT", 0);
+    let kernel = conv_kernel(&plan, g, "FILTER_GRAD", Activation::Linear);
     let storage = [x.binding(), dy.binding(), partials.binding()];
-    gpu.dispatch(
-        &kernel,
-        &ConvParams::new(g, &plan, mnk),
-        &storage,
-        plan.grid,
-    );
+    gpu.dispatch(&kernel, &ConvParams::new(&plan, mnk), &storage, plan.grid);
     reduce::sum_slices(gpu, &partials, plan.slices as usize, dw, accumulate);
 }
