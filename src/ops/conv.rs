@@ -29,8 +29,8 @@ impl ConvParams {
     }
 }
 
-/// Builds the conv2d.wgsl kernel for `plan` with the geometry of `g` (all but the batch) as constants
-/// and `variant` (FORWARD, INPUT_GRAD or FILTER_GRAD) selected.
+/// Builds the conv2d.wgsl kernel for `plan`, with the geometry of `g` (all but the batch) as
+/// constants and `variant` (FORWARD, INPUT_GRAD or FILTER_GRAD) selected.
 fn conv_kernel(
     plan: &GemmPlan,
     g: &Conv2dGeometry,
