@@ -7,9 +7,9 @@
 //   store_c(m, n, slice, value)    writes one finished element of slice `slice`
 //
 // A workgroup of BN threads computes a 64 x BN tile of C, each thread an 8 x 8 block held in 16
-// vec4 registers. K advances BK = BN / 8 at a time through workgroup memory, stored k-major as
-// vec4. Each thread loads 8 consecutive rows of A at one k and, while there are B slots, 8
-// consecutive columns of B at one k; it decodes those rows and columns once, before the K loop.
+// vec4 registers. K advances BK = 8 at a time through workgroup memory, stored k-major as vec4.
+// Each thread loads 8 consecutive rows of A at 64 / BN values of k, and 8 consecutive columns of
+// B at one k; it decodes those rows and columns once, before the K loop.
 // Every register array is indexed with constants only: on adapters that run shaders on CPU SIMD
 // lanes (lavapipe, SwiftShader) a runtime index moves the array to memory, which measured 5x
 // slower on a 512^3 product. Out-of-range rows, columns and k read a clamped in-range element
@@ -18,9 +18,10 @@
 
 const BM: u32 = 64u;
 const BN: u32 = {{BN}}u;
-const BK: u32 = BN / 8u;
+const BK: u32 = 8u;
 const THREADS: u32 = BN;
-const B_SLOTS: u32 = BK * BN / 8u;
+// Rounds of A loads per K step: the A tile has 8 * BM / 8 groups of 8 values, and BN threads.
+const A_ROUNDS: u32 = BM / BN;
 
 var<workgroup> tile_a: array<vec4<f32>, BK * BM / 4u>; // [BK][BM / 4]
 var<workgroup> tile_b: array<vec4<f32>, BK * BN / 4u>; // [BK][BN / 4]
@@ -58,7 +59,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     let k_begin = wg.z * k_slice();
     let k_end = min(k_begin + k_slice(), gemm_k());
 
-    // Loading role: rows a_m .. a_m + 7 at k offset a_k; columns b_n .. b_n + 7 at offset b_k.
+    // Loading role: rows a_m .. a_m + 7 at k offsets a_k + round * BN / 8; columns b_n .. b_n + 7
+    // at offset b_k.
     let a_k = lid / (BM / 8u);
     let a_m = m0 + (lid % (BM / 8u)) * 8u;
     let a_rows = rows8(a_m);
@@ -74,24 +76,25 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     var acc: array<vec4<f32>, 16>;
 
     for (var k0 = k_begin; k0 < k_end; k0 += BK) {
-        let ka = k0 + a_k;
-        let qa = k_pos(min(ka, k_end - 1u));
-        let a_lo = vec4<f32>(a_value(a_rows.r0, qa), a_value(a_rows.r1, qa), a_value(a_rows.r2, qa), a_value(a_rows.r3, qa));
-        let a_hi = vec4<f32>(a_value(a_rows.r4, qa), a_value(a_rows.r5, qa), a_value(a_rows.r6, qa), a_value(a_rows.r7, qa));
-        let a_live = select(0u, a_count, ka < k_end);
-        let a_slot = a_k * (BM / 4u) + (a_m - m0) / 4u;
-        tile_a[a_slot] = keep(a_lo, a_hi, a_live, 0u);
-        tile_a[a_slot + 1u] = keep(a_lo, a_hi, a_live, 1u);
-        if (lid < B_SLOTS) {
-            let kb = k0 + b_k;
-            let qb = k_pos(min(kb, k_end - 1u));
-            let b_lo = vec4<f32>(b_value(qb, b_cols.c0), b_value(qb, b_cols.c1), b_value(qb, b_cols.c2), b_value(qb, b_cols.c3));
-            let b_hi = vec4<f32>(b_value(qb, b_cols.c4), b_value(qb, b_cols.c5), b_value(qb, b_cols.c6), b_value(qb, b_cols.c7));
-            let b_live = select(0u, b_count, kb < k_end);
-            let b_slot = b_k * (BN / 4u) + (b_n - n0) / 4u;
-            tile_b[b_slot] = keep(b_lo, b_hi, b_live, 0u);
-            tile_b[b_slot + 1u] = keep(b_lo, b_hi, b_live, 1u);
+        for (var round = 0u; round < A_ROUNDS; round++) {
+            let k_offset = a_k + round * (THREADS / 8u);
+            let ka = k0 + k_offset;
+            let qa = k_pos(min(ka, k_end - 1u));
+            let a_lo = vec4<f32>(a_value(a_rows.r0, qa), a_value(a_rows.r1, qa), a_value(a_rows.r2, qa), a_value(a_rows.r3, qa));
+            let a_hi = vec4<f32>(a_value(a_rows.r4, qa), a_value(a_rows.r5, qa), a_value(a_rows.r6, qa), a_value(a_rows.r7, qa));
+            let a_live = select(0u, a_count, ka < k_end);
+            let a_slot = k_offset * (BM / 4u) + (a_m - m0) / 4u;
+            tile_a[a_slot] = keep(a_lo, a_hi, a_live, 0u);
+            tile_a[a_slot + 1u] = keep(a_lo, a_hi, a_live, 1u);
         }
+        let kb = k0 + b_k;
+        let qb = k_pos(min(kb, k_end - 1u));
+        let b_lo = vec4<f32>(b_value(qb, b_cols.c0), b_value(qb, b_cols.c1), b_value(qb, b_cols.c2), b_value(qb, b_cols.c3));
+        let b_hi = vec4<f32>(b_value(qb, b_cols.c4), b_value(qb, b_cols.c5), b_value(qb, b_cols.c6), b_value(qb, b_cols.c7));
+        let b_live = select(0u, b_count, kb < k_end);
+        let b_slot = b_k * (BN / 4u) + (b_n - n0) / 4u;
+        tile_b[b_slot] = keep(b_lo, b_hi, b_live, 0u);
+        tile_b[b_slot + 1u] = keep(b_lo, b_hi, b_live, 1u);
         workgroupBarrier();
 
         for (var kk = 0u; kk < BK; kk++) {

@@ -5,6 +5,8 @@ use crate::gpu::{Gpu, Kernel};
 
 /// Rows of C per workgroup.
 const TILE_M: u32 = 64;
+/// K values per step through workgroup memory.
+const TILE_K: u32 = 8;
 /// Workgroups worth filling the device with before splitting K.
 const TARGET_WORKGROUPS: u32 = 64;
 /// Shortest K range worth a split-K slice of its own.
@@ -17,7 +19,7 @@ pub(crate) struct GemmPlan {
     pub tile_m: u32,
     /// Columns of C per workgroup.
     pub tile_n: u32,
-    /// K range of one slice (a multiple of the K step `tile_n / 8`).
+    /// K range of one slice (a multiple of the K step [`TILE_K`]).
     pub k_slice: u32,
     /// Number of split-K slices (the grid's z).
     pub slices: u32,
@@ -35,14 +37,13 @@ impl GemmPlan {
             17..=32 => 32,
             _ => 64,
         };
-        // Must match gemm.wgsl: 64-row tiles and a K step of BN / 8.
+        // Must match gemm.wgsl: 64-row tiles and a K step of 8.
         let tiles = m.div_ceil(TILE_M) * n.div_ceil(tile_n);
         let mut slices = 1;
         if split_k && tiles < TARGET_WORKGROUPS {
             slices = (TARGET_WORKGROUPS / tiles).min(k / MIN_SLICE_K).max(1);
         }
-        let tile_k = tile_n / 8;
-        let k_slice = k.div_ceil(slices).next_multiple_of(tile_k).max(tile_k);
+        let k_slice = k.div_ceil(slices).next_multiple_of(TILE_K).max(TILE_K);
         let slices = k.div_ceil(k_slice).max(1);
         let grid = [n.div_ceil(tile_n), m.div_ceil(TILE_M), slices];
         let max = gpu.limits.max_compute_workgroups_per_dimension;
