@@ -11,6 +11,8 @@
 //              through tap (kh, kw), or 0 when the stride skips it.
 // FILTER_GRAD  dw_part[s, m, co] = sum_{k in slice s} x_col[k, m] * dy[k, co]
 //              M = KH*KW*C_in, N = C_out, K = N*OH*OW, split into slices summed by reduce.wgsl.
+//              With TAP_ROWS as written; with CHANNEL_ROWS as the transposed product, M = C_out
+//              and N = KH*KW*C_in.
 // Bindings: 0 params, 1 a (x or dy), 2 b (w or dy), 3 c (y, dx or dw partials), 4 bias (FORWARD).
 
 // The layer's geometry is compiled in: constant divisors become multiplies and shifts, where a
@@ -143,17 +145,16 @@ fn store_c(m: u32, n: u32, slice: u32, value: f32) {
 //#endif
 
 //#if FILTER_GRAD
-// Filter tap m = (kh, kw, ci): its offset from a window's corner.
-struct ARow { dh: i32, dw: i32, ci: u32 }
+// Filter tap (kh, kw, ci): its offset from a window's corner.
+struct Tap { dh: i32, dw: i32, ci: u32 }
 // Output position k = (n, oh, ow): its window's corner (row_base = n * H), dy_base = k * C_out.
 struct KPos { row_base: u32, ih: i32, iw: i32, dy_base: u32 }
-alias BCol = u32;
 
-fn a_row(m: u32) -> ARow {
-    let ci = m % IN_C;
-    let kw = (m / IN_C) % K_W;
-    let kh = m / (IN_C * K_W);
-    return ARow(i32(kh * DILATION_H), i32(kw * DILATION_W), ci);
+fn tap(t: u32) -> Tap {
+    let ci = t % IN_C;
+    let kw = (t / IN_C) % K_W;
+    let kh = t / (IN_C * K_W);
+    return Tap(i32(kh * DILATION_H), i32(kw * DILATION_W), ci);
 }
 
 fn k_pos(k: u32) -> KPos {
@@ -165,14 +166,38 @@ fn k_pos(k: u32) -> KPos {
     return KPos(n * IN_H, ih, iw, k * OUT_C);
 }
 
-fn a_value(r: ARow, q: KPos) -> f32 {
-    return x_at(q.row_base, q.ih + r.dh, q.iw + r.dw, r.ci);
+fn x_col(q: KPos, t: Tap) -> f32 {
+    return x_at(q.row_base, q.ih + t.dh, q.iw + t.dw, t.ci);
 }
+//#endif
 
+//#if TAP_ROWS
+// Rows m are taps, columns n output channels.
+alias ARow = Tap;
+alias BCol = u32;
+
+fn a_row(m: u32) -> ARow { return tap(m); }
+fn a_value(t: ARow, q: KPos) -> f32 { return x_col(q, t); }
 fn b_col(n: u32) -> BCol { return n; }
 fn b_value(q: KPos, n: BCol) -> f32 { return b[q.dy_base + n]; }
 
 fn store_c(m: u32, n: u32, slice: u32, value: f32) {
     c[(slice * p.gemm_m + m) * p.gemm_n + n] = value;
+}
+//#endif
+
+//#if CHANNEL_ROWS
+// The transposed product, for layers with fewer taps than a 64-row tile (a first layer with one
+// input channel has 9): rows m are output channels, columns n taps.
+alias ARow = u32;
+alias BCol = Tap;
+
+fn a_row(m: u32) -> ARow { return m; }
+fn a_value(co: ARow, q: KPos) -> f32 { return b[q.dy_base + co]; }
+fn b_col(n: u32) -> BCol { return tap(n); }
+fn b_value(q: KPos, t: BCol) -> f32 { return x_col(q, t); }
+
+fn store_c(m: u32, n: u32, slice: u32, value: f32) {
+    c[(slice * p.gemm_n + n) * p.gemm_m + m] = value;
 }
 //#endif

@@ -37,6 +37,9 @@ const CONV_CASES: &[ConvCase] = &[
     // Dilation.
     (2, 12, 11, 2, [3, 3], 5, [1, 1], [2, 2], Padding::Valid),
     (1, 10, 10, 3, [3, 2], 4, [2, 1], [2, 3], Padding::Same),
+    // Fewer taps than filters, so the filter gradient puts channels on the rows.
+    (2, 9, 8, 2, [2, 3], 40, [2, 1], [1, 1], Padding::Same),
+    (1, 10, 9, 1, [3, 3], 20, [1, 1], [2, 1], Padding::Valid),
     // Many channels and a larger batch, so split-K and several tiles take part.
     (5, 12, 12, 17, [3, 3], 70, [1, 1], [1, 1], Padding::Same),
 ];

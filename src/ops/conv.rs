@@ -103,10 +103,23 @@ pub fn conv2d_backward_filter(
     accumulate: bool,
 ) {
     assert_eq!(dw.len(), g.weight_len(), "conv2d weight-gradient shape");
-    let mnk = [g.k_h * g.k_w * g.in_c, g.out_c, g.batch * g.out_h * g.out_w];
+    // Few taps would fill a fraction of the 64-row tile, so such layers put channels on rows.
+    let taps = g.k_h * g.k_w * g.in_c;
+    let channel_rows = taps < GemmPlan::TILE_M as usize && g.out_c > taps;
+    let positions = g.batch * g.out_h * g.out_w;
+    let mnk = if channel_rows {
+        [g.out_c, taps, positions]
+    } else {
+        [taps, g.out_c, positions]
+    };
     let plan = GemmPlan::new(gpu, mnk[0], mnk[1], mnk[2], true);
     let partials = Tensor::empty(gpu, &[plan.slices as usize, dw.len()]);
-    let kernel = conv_kernel(&plan, g, "FILTER_GRAD", Activation::Linear);
+    let rows = if channel_rows {
+        "CHANNEL_ROWS"
+    } else {
+        "TAP_ROWS"
+    };
+    let kernel = conv_kernel(&plan, g, "FILTER_GRAD", Activation::Linear).define(rows, 1);
     let storage = [x.binding(), dy.binding(), partials.binding()];
     gpu.dispatch(&kernel, &ConvParams::new(&plan, mnk), &storage, plan.grid);
     reduce::sum_slices(gpu, &partials, plan.slices as usize, dw, accumulate);

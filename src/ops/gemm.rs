@@ -3,8 +3,6 @@
 
 use crate::gpu::{Gpu, Kernel};
 
-/// Rows of C per workgroup.
-const TILE_M: u32 = 64;
 /// K values per step through workgroup memory.
 const TILE_K: u32 = 8;
 /// Workgroups worth filling the device with before splitting K.
@@ -28,6 +26,9 @@ pub(crate) struct GemmPlan {
 }
 
 impl GemmPlan {
+    /// Rows of C per workgroup.
+    pub const TILE_M: u32 = 64;
+
     /// Plans C[m, n] = A[m, k] B[k, n]; with `split_k`, K is cut into slices when the tiles alone
     /// would leave the device idle.
     pub fn new(gpu: &Gpu, m: usize, n: usize, k: usize, split_k: bool) -> Self {
@@ -38,14 +39,14 @@ impl GemmPlan {
             _ => 64,
         };
         // Must match gemm.wgsl: 64-row tiles and a K step of 8.
-        let tiles = m.div_ceil(TILE_M) * n.div_ceil(tile_n);
+        let tiles = m.div_ceil(Self::TILE_M) * n.div_ceil(tile_n);
         let mut slices = 1;
         if split_k && tiles < TARGET_WORKGROUPS {
             slices = (TARGET_WORKGROUPS / tiles).min(k / MIN_SLICE_K).max(1);
         }
         let k_slice = k.div_ceil(slices).next_multiple_of(TILE_K).max(TILE_K);
         let slices = k.div_ceil(k_slice).max(1);
-        let grid = [n.div_ceil(tile_n), m.div_ceil(TILE_M), slices];
+        let grid = [n.div_ceil(tile_n), m.div_ceil(Self::TILE_M), slices];
         let max = gpu.limits.max_compute_workgroups_per_dimension;
         // NOTE: GEMM grids are not split per dimension; the model splits batches instead, which
         // keeps M = batch * OH * OW below 64 * 65,535 rows for any image that fits a buffer.
@@ -54,7 +55,7 @@ impl GemmPlan {
             "GEMM with {m} rows exceeds the workgroup grid limit"
         );
         Self {
-            tile_m: TILE_M,
+            tile_m: Self::TILE_M,
             tile_n,
             k_slice,
             slices,
@@ -69,6 +70,6 @@ impl GemmPlan {
 
     /// Rows of C that the workgroup grid of `gpu` can cover.
     pub fn max_rows(gpu: &Gpu) -> usize {
-        TILE_M as usize * gpu.limits.max_compute_workgroups_per_dimension as usize
+        Self::TILE_M as usize * gpu.limits.max_compute_workgroups_per_dimension as usize
     }
 }
