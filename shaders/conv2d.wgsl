@@ -45,12 +45,13 @@ fn gemm_n() -> u32 { return p.gemm_n; }
 fn gemm_k() -> u32 { return p.gemm_k; }
 fn k_slice() -> u32 { return p.k_slice; }
 
-// x[n, ih, iw, ci] with zero outside the input; `row_base` is n * H.
+// x[n, ih, iw, ci] with zero outside the input; `row_base` is n * H. Written with select and
+// non-short-circuit `&` rather than an early return: with the branch, SwiftShader took 17 to 25 s
+// to compile a kernel that calls this 8 times, and 2 s without it.
 fn x_at(row_base: u32, ih: i32, iw: i32, ci: u32) -> f32 {
-    if (ih < 0 || iw < 0 || u32(ih) >= IN_H || u32(iw) >= IN_W) {
-        return 0.0;
-    }
-    return a[((row_base + u32(ih)) * IN_W + u32(iw)) * IN_C + ci];
+    let inside = (ih >= 0) & (iw >= 0) & (u32(ih) < IN_H) & (u32(iw) < IN_W);
+    let index = select(0u, ((row_base + u32(ih)) * IN_W + u32(iw)) * IN_C + ci, inside);
+    return select(0.0, a[index], inside);
 }
 
 //#if FORWARD
