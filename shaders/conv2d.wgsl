@@ -119,22 +119,17 @@ fn k_pos(k: u32) -> KPos {
 fn a_value(r: ARow, q: KPos) -> f32 {
     let row = r.ph - i32(q.kh * DILATION_H);
     let col = r.pw - i32(q.kw * DILATION_W);
-    if (row < 0 || col < 0) {
-        return 0.0;
-    }
-    var oh = u32(row);
-    var ow = u32(col);
+    var oh = u32(max(row, 0));
+    var ow = u32(max(col, 0));
+    var inside = (row >= 0) & (col >= 0);
     if (STRIDE_H != 1u || STRIDE_W != 1u) {
-        if (oh % STRIDE_H != 0u || ow % STRIDE_W != 0u) {
-            return 0.0;
-        }
+        inside = inside & (oh % STRIDE_H == 0u) & (ow % STRIDE_W == 0u);
         oh = oh / STRIDE_H;
         ow = ow / STRIDE_W;
     }
-    if (oh >= OUT_H || ow >= OUT_W) {
-        return 0.0;
-    }
-    return a[((r.row_base + oh) * OUT_W + ow) * OUT_C + q.co];
+    inside = inside & (oh < OUT_H) & (ow < OUT_W);
+    let index = select(0u, ((r.row_base + oh) * OUT_W + ow) * OUT_C + q.co, inside);
+    return select(0.0, a[index], inside);
 }
 
 fn b_col(n: u32) -> BCol { return n * OUT_C; }
