@@ -1,0 +1,189 @@
+//! The tiny face detector of face-api (`@vladmandic/face-api` 1.7.15, MIT), run on webcnn's own
+//! kernels.
+//!
+//! face-api's `TinyFaceDetector` is a Tiny YOLOv2 with separable convolutions
+//! (`src/tinyYolov2/TinyYolov2Base.ts`, `runMobilenet`, with `isFirstLayerConv2d` and filter
+//! sizes 3, 16, 32, 64, 128, 256, 512). At its default input of 416x416 RGB:
+//!
+//! | face-api step | webcnn layers | output |
+//! |---|---|---|
+//! | `conv0`: 3x3 conv, 16 filters, "valid", bias, leaky ReLU | conv2d | 414x414x16 |
+//! | max pool 2x2, stride 2, "same" | max_pool2d | 207x207x16 |
+//! | `conv1`: pad 1, 3x3 depthwise (multiplier 1), 1x1 pointwise to 32, bias, leaky | depthwise_conv2d "same" (zero bias), conv2d 1x1 | 207x207x32 |
+//! | max pool 2x2, stride 2, "same" | max_pool2d | 104x104x32 |
+//! | `conv2` to 64, max pool | as conv1 | 52x52x64 |
+//! | `conv3` to 128, max pool | as conv1 | 26x26x128 |
+//! | `conv4` to 256, max pool | as conv1 | 13x13x256 |
+//! | `conv5` to 512, max pool 2x2 stride 1 "same" | as conv1, max_pool2d | 13x13x512 |
+//! | `conv8`: 1x1 conv to 25, bias, no activation | conv2d 1x1 | 13x13x25 |
+//!
+//! Leaky ReLU has slope 0.1 (face-api's `leaky` computes `relu(x - 0.1 x) + 0.1 x`). There is
+//! no batch normalization: the shipped weights have it folded in already. The weights file
+//! stores every tensor as uint8 with a per-tensor `min` and `scale` (`value = min + scale * q`).
+//!
+//! Input: face-api pads the image with black to a square at the bottom or right, resizes it to
+//! the input size, subtracts the mean RGB (117.001, 114.697, 97.404) from 0-255 pixel values and
+//! divides by 255. The converted model takes RGB in [0, 1] instead: since `conv0` has "valid"
+//! padding, the mean and the scale fold exactly into its weights and bias.
+//!
+//! Output: 13x13 cells (input size / 32) times 5 anchors times (tx, ty, tw, th, score). A box
+//! has centre `((col + sigmoid(tx)) / 13, (row + sigmoid(ty)) / 13)`, width
+//! `exp(tw) * anchor_w / 13` and height `exp(th) * anchor_h / 13`, in fractions of the square
+//! input, and confidence `sigmoid(score)`. face-api keeps boxes above a score threshold (0.5 by
+//! default) and runs non-max suppression at IoU 0.4 (see [`boxes`]).
+
+pub mod boxes;
+pub mod convert;
+
+use crate::layers::{Conv2dConfig, DepthwiseConv2dConfig, Initializer, LayerConfig, PoolConfig};
+use crate::model::ModelConfig;
+use crate::ops::{Activation, Padding};
+use crate::{Error, Result};
+
+/// Anchor sizes (width, height) in grid cells, from face-api's `tinyFaceDetector/const.ts`.
+pub const ANCHORS: [(f32, f32); 5] = [
+    (1.603231, 2.094468),
+    (6.041143, 7.080126),
+    (2.882459, 3.518061),
+    (4.266906, 5.178857),
+    (9.041765, 10.66308),
+];
+
+/// Mean RGB that face-api subtracts from 0-255 pixel values.
+pub const MEAN_RGB: [f32; 3] = [117.001, 114.697, 97.404];
+
+/// Slope of face-api's leaky ReLU (the f32 nearest 0.1).
+pub const LEAKY_ALPHA: f32 = 0.1;
+
+/// IoU above which face-api's non-max suppression drops the lower-scoring box.
+pub const IOU_THRESHOLD: f32 = 0.4;
+
+/// face-api's default input size, in pixels per side.
+pub const DEFAULT_INPUT_SIZE: usize = 416;
+
+/// face-api's default score threshold: boxes at or below it are dropped.
+pub const DEFAULT_SCORE_THRESHOLD: f32 = 0.5;
+
+/// Values per anchor in the output: tx, ty, tw, th, score.
+pub const BOX_VALUES: usize = 5;
+
+/// Output channels of the separable blocks `conv1` to `conv5`.
+const BLOCK_FILTERS: [usize; 5] = [32, 64, 128, 256, 512];
+
+/// Output channels of `conv0`.
+const STEM_FILTERS: usize = 16;
+
+/// Checks an input size the way face-api does: a multiple of 32, so that the five stride-2
+/// poolings give a whole grid. Returns the grid size (cells per side).
+pub fn grid_size(input_size: usize) -> Result<usize> {
+    if input_size == 0 || input_size % 32 != 0 {
+        return Err(Error::Config(format!(
+            "face detector input size must be a positive multiple of 32 (face-api uses 416 by \
+             default, 320 or 224 for speed), got {input_size}"
+        )));
+    }
+    Ok(input_size / 32)
+}
+
+/// The webcnn model of the tiny face detector for `input_size`x`input_size` RGB input in
+/// [0, 1]. Its output is the flattened `[grid, grid, 5 anchors, 5 values]` head.
+pub fn detector_config(input_size: usize) -> Result<ModelConfig> {
+    grid_size(input_size)?;
+    let leaky = Activation::LeakyRelu { alpha: LEAKY_ALPHA };
+    let mut layers = vec![conv(STEM_FILTERS, 3, leaky), pool(2)];
+    for (block, &filters) in BLOCK_FILTERS.iter().enumerate() {
+        layers.push(depthwise());
+        layers.push(conv(filters, 1, leaky));
+        let last = block + 1 == BLOCK_FILTERS.len();
+        layers.push(pool(if last { 1 } else { 2 }));
+    }
+    layers.push(conv(ANCHORS.len() * BOX_VALUES, 1, Activation::Linear));
+    // NOTE: a Model must end in one score per class, so the head is flattened and closed by a
+    // linear activation layer; Model::classes() is then the number of raw head values.
+    layers.push(LayerConfig::Flatten);
+    layers.push(LayerConfig::Activation {
+        activation: Activation::Linear,
+    });
+    Ok(ModelConfig {
+        input_shape: [input_size, input_size, 3],
+        layers,
+    })
+}
+
+/// A "valid" conv2d with a square kernel.
+fn conv(filters: usize, kernel: usize, activation: Activation) -> LayerConfig {
+    LayerConfig::Conv2d(Conv2dConfig {
+        filters,
+        kernel_size: [kernel, kernel],
+        strides: [1, 1],
+        padding: Padding::Valid,
+        dilation: [1, 1],
+        activation,
+        kernel_initializer: Initializer::GlorotUniform,
+        trainable: true,
+    })
+}
+
+/// The 3x3 "same" depthwise half of a separable block.
+fn depthwise() -> LayerConfig {
+    LayerConfig::DepthwiseConv2d(DepthwiseConv2dConfig {
+        kernel_size: [3, 3],
+        depth_multiplier: 1,
+        strides: [1, 1],
+        padding: Padding::Same,
+        dilation: [1, 1],
+        activation: Activation::Linear,
+        depthwise_initializer: Initializer::GlorotUniform,
+        trainable: true,
+    })
+}
+
+/// A 2x2 "same" max pooling with `stride`.
+fn pool(stride: usize) -> LayerConfig {
+    LayerConfig::MaxPool2d(PoolConfig {
+        pool_size: [2, 2],
+        strides: Some([stride, stride]),
+        padding: Padding::Same,
+    })
+}
+
+/// Pads an RGB image (8 bits per channel, row-major, `width * height * 3` bytes) with black to
+/// a square at the bottom or right and resizes it bilinearly to `size`x`size`, as face-api
+/// prepares its input. Returns `[size, size, 3]` values in [0, 1].
+pub fn square_input(rgb: &[u8], width: usize, height: usize, size: usize) -> Result<Vec<f32>> {
+    if width == 0 || height == 0 || rgb.len() != width * height * 3 {
+        return Err(Error::Config(format!(
+            "face detector input must be {width}x{height} RGB ({} bytes), got {} bytes",
+            width * height * 3,
+            rgb.len()
+        )));
+    }
+    let side = width.max(height) as f32;
+    let scale = side / size as f32;
+    let pixel = |x: usize, y: usize, c: usize| -> f32 {
+        if x < width && y < height {
+            f32::from(rgb[(y * width + x) * 3 + c]) / 255.0
+        } else {
+            0.0
+        }
+    };
+    let mut out = Vec::with_capacity(size * size * 3);
+    for oy in 0..size {
+        // Pixel centres map to pixel centres, as TensorFlow's resizeBilinear with
+        // half_pixel_centers; the padded square clamps at its own edge.
+        let sy = ((oy as f32 + 0.5) * scale - 0.5).clamp(0.0, side - 1.0);
+        let (y0, fy) = (sy.floor() as usize, sy.fract());
+        let y1 = (y0 + 1).min(side as usize - 1);
+        for ox in 0..size {
+            let sx = ((ox as f32 + 0.5) * scale - 0.5).clamp(0.0, side - 1.0);
+            let (x0, fx) = (sx.floor() as usize, sx.fract());
+            let x1 = (x0 + 1).min(side as usize - 1);
+            for c in 0..3 {
+                let top = pixel(x0, y0, c) * (1.0 - fx) + pixel(x1, y0, c) * fx;
+                let bottom = pixel(x0, y1, c) * (1.0 - fx) + pixel(x1, y1, c) * fx;
+                out.push(top * (1.0 - fy) + bottom * fy);
+            }
+        }
+    }
+    Ok(out)
+}
