@@ -35,8 +35,11 @@
 pub mod boxes;
 pub mod convert;
 
+use boxes::Detection;
+
+use crate::cpu::CpuModel;
 use crate::layers::{Conv2dConfig, DepthwiseConv2dConfig, Initializer, LayerConfig, PoolConfig};
-use crate::model::ModelConfig;
+use crate::model::{Model, ModelConfig};
 use crate::ops::{Activation, Padding};
 use crate::{Error, Result};
 
@@ -186,4 +189,60 @@ pub fn square_input(rgb: &[u8], width: usize, height: usize, size: usize) -> Res
         }
     }
     Ok(out)
+}
+
+/// Detects faces in an RGB image (8 bits per channel, row-major) with the converted detector
+/// `model` on its GPU. Returns the boxes that score above `score_threshold` after non-max
+/// suppression, best first, in pixels of the image.
+pub async fn detect(
+    model: &Model,
+    rgb: &[u8],
+    width: usize,
+    height: usize,
+    score_threshold: f32,
+) -> Result<Vec<Detection>> {
+    let size = detector_input_size(model.input_shape(), model.classes())?;
+    let input = square_input(rgb, width, height, size)?;
+    let head = crate::train::predict(model, &input, 1).await?;
+    Ok(faces(&head, size, width.max(height), score_threshold))
+}
+
+/// [`detect`] on the CPU path, for browsers without WebGPU and as a reference for the GPU.
+pub fn detect_cpu(
+    model: &CpuModel,
+    rgb: &[u8],
+    width: usize,
+    height: usize,
+    score_threshold: f32,
+) -> Result<Vec<Detection>> {
+    let size = detector_input_size(model.input_shape(), model.classes())?;
+    let input = square_input(rgb, width, height, size)?;
+    let head = crate::cpu::predict(model, &input, 1)?;
+    Ok(faces(&head, size, width.max(height), score_threshold))
+}
+
+/// Checks that a model has the detector's input and head; returns the input size.
+fn detector_input_size(input_shape: [usize; 3], outputs: usize) -> Result<usize> {
+    let [h, w, c] = input_shape;
+    let grid = h / 32;
+    let expected = grid * grid * ANCHORS.len() * BOX_VALUES;
+    if h != w || c != 3 || grid_size(h).is_err() || outputs != expected {
+        return Err(Error::Config(format!(
+            "the model takes {h}x{w}x{c} input and gives {outputs} outputs, but the face \
+             detector takes square RGB input of a multiple of 32 pixels and gives {} values per \
+             grid cell; convert it with `webcnn convert-face-detector`",
+            ANCHORS.len() * BOX_VALUES
+        )));
+    }
+    Ok(h)
+}
+
+/// Decodes the head, suppresses overlaps and scales the boxes to the padded square of `side`
+/// pixels, whose top-left part is the image.
+fn faces(head: &[f32], size: usize, side: usize, score_threshold: f32) -> Vec<Detection> {
+    let found = boxes::decode(head, size / 32, score_threshold);
+    boxes::non_max_suppression(found, IOU_THRESHOLD)
+        .iter()
+        .map(|d| d.scaled(side as f32))
+        .collect()
 }
