@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs face-api (the version pinned in scripts/face-detector/package.json) and converts its
-# tiny face detector into models/tiny_face_detector.safetensors, the webcnn model file the face
-# demo loads. Safe to run again: npm reinstalls only when the lock file changed, and the
-# conversion rewrites the same file. Needs npm and cargo.
+# tiny face detector into the webcnn model file models/tiny_face_detector.safetensors. Safe to
+# run again: npm reinstalls only when the lock file changed, and the conversion rewrites the
+# same file. Needs npm and cargo.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 

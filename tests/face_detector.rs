@@ -35,14 +35,14 @@ fn face_api_models() -> PathBuf {
     dir
 }
 
-/// The converted detector as a model file, through the same encoder as `--save`.
+/// Converts the detector and encodes it as a model file, with the encoder of `--save`.
 fn detector_file(input_size: usize) -> Vec<u8> {
     let (config, weights) =
         convert::convert_dir(&face_api_models(), input_size).expect("conversion");
     io::encode(&config, &weights).expect("encoding")
 }
 
-/// The astronaut portrait from scikit-image as RGB bytes, with its width and height.
+/// Reads the astronaut portrait as RGB bytes, with its width and height.
 fn astronaut() -> (Vec<u8>, usize, usize) {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/astronaut.png");
     let file = std::fs::File::open(&path).expect("tests/data/astronaut.png");

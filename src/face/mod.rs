@@ -88,7 +88,7 @@ pub fn grid_size(input_size: usize) -> Result<usize> {
     Ok(input_size / 32)
 }
 
-/// The webcnn model of the tiny face detector for `input_size`x`input_size` RGB input in
+/// Builds the webcnn model config of the tiny face detector for `input_size`x`input_size` RGB input in
 /// [0, 1]. Its output is the flattened `[grid, grid, 5 anchors, 5 values]` head.
 pub fn detector_config(input_size: usize) -> Result<ModelConfig> {
     grid_size(input_size)?;
@@ -113,7 +113,7 @@ pub fn detector_config(input_size: usize) -> Result<ModelConfig> {
     })
 }
 
-/// A "valid" conv2d with a square kernel.
+/// Builds a "valid" conv2d with a square kernel.
 fn conv(filters: usize, kernel: usize, activation: Activation) -> LayerConfig {
     LayerConfig::Conv2d(Conv2dConfig {
         filters,
@@ -127,7 +127,7 @@ fn conv(filters: usize, kernel: usize, activation: Activation) -> LayerConfig {
     })
 }
 
-/// The 3x3 "same" depthwise half of a separable block.
+/// Builds the 3x3 "same" depthwise half of a separable block.
 fn depthwise() -> LayerConfig {
     LayerConfig::DepthwiseConv2d(DepthwiseConv2dConfig {
         kernel_size: [3, 3],
@@ -141,7 +141,7 @@ fn depthwise() -> LayerConfig {
     })
 }
 
-/// A 2x2 "same" max pooling with `stride`.
+/// Builds a 2x2 "same" max pooling with `stride`.
 fn pool(stride: usize) -> LayerConfig {
     LayerConfig::MaxPool2d(PoolConfig {
         pool_size: [2, 2],
@@ -172,8 +172,10 @@ pub fn square_input(rgb: &[u8], width: usize, height: usize, size: usize) -> Res
     };
     let mut out = Vec::with_capacity(size * size * 3);
     for oy in 0..size {
-        // Pixel centres map to pixel centres, as TensorFlow's resizeBilinear with
-        // half_pixel_centers; the padded square clamps at its own edge.
+        // Pixel centres map to pixel centres (half-pixel centres), and the padded square clamps
+        // at its own edge. NOTE: face-api resizes tensors with tfjs's resizeBilinear without
+        // half-pixel centres and canvases with the browser's drawImage, so its input can differ
+        // from this one by a fraction of a pixel.
         let sy = ((oy as f32 + 0.5) * scale - 0.5).clamp(0.0, side - 1.0);
         let (y0, fy) = (sy.floor() as usize, sy.fract());
         let y1 = (y0 + 1).min(side as usize - 1);
