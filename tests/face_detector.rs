@@ -42,18 +42,22 @@ fn detector_file(input_size: usize) -> Vec<u8> {
     io::encode(&config, &weights).expect("encoding")
 }
 
-/// Reads the astronaut portrait as RGB bytes, with its width and height.
-fn astronaut() -> (Vec<u8>, usize, usize) {
+/// Reads the astronaut portrait as a frame of RGBA pixels (red in the lowest byte), with its
+/// width and height.
+fn astronaut() -> (Vec<u32>, usize, usize) {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/astronaut.png");
     let file = std::fs::File::open(&path).expect("tests/data/astronaut.png");
     let mut reader = png::Decoder::new(std::io::BufReader::new(file))
         .read_info()
         .expect("a PNG");
-    let mut pixels = vec![0; reader.output_buffer_size().expect("a size")];
-    let info = reader.next_frame(&mut pixels).expect("PNG pixels");
+    let mut bytes = vec![0; reader.output_buffer_size().expect("a size")];
+    let info = reader.next_frame(&mut bytes).expect("PNG pixels");
     assert_eq!(info.color_type, png::ColorType::Rgb, "astronaut.png is RGB");
-    pixels.truncate(info.buffer_size());
-    (pixels, info.width as usize, info.height as usize)
+    let frame = bytes[..info.buffer_size()]
+        .chunks_exact(3)
+        .map(|rgb| u32::from_le_bytes([rgb[0], rgb[1], rgb[2], 255]))
+        .collect();
+    (frame, info.width as usize, info.height as usize)
 }
 
 #[test]
@@ -65,12 +69,12 @@ fn detector_finds_astronaut_face_on_gpu() {
         "converted detector",
     )
     .expect("the model-file loader builds the detector");
-    let (rgb, width, height) = astronaut();
+    let (frame, width, height) = astronaut();
 
     let detect = || {
         pollster::block_on(face::detect(
             &model,
-            &rgb,
+            &frame,
             width,
             height,
             DEFAULT_SCORE_THRESHOLD,
@@ -92,6 +96,13 @@ fn detector_finds_astronaut_face_on_gpu() {
         overlap >= 0.5,
         "IoU {overlap} of {best:?} with the hand-checked box {FACE:?}"
     );
+
+    // The square crop for recognition, centred on the detection, covers the whole face.
+    let crop = face::face_crop(&best, 0.2);
+    assert!(crop.left <= FACE.left, "{crop:?} vs {FACE:?}");
+    assert!(crop.top <= FACE.top, "{crop:?} vs {FACE:?}");
+    assert!(crop.left + crop.side >= FACE.right, "{crop:?} vs {FACE:?}");
+    assert!(crop.top + crop.side >= FACE.bottom, "{crop:?} vs {FACE:?}");
 }
 
 #[test]
@@ -101,10 +112,10 @@ fn gpu_and_cpu_detections_agree() {
     let gpu = Rc::new(pollster::block_on(Gpu::new(GpuOptions::default())).expect("a GPU"));
     let model = io::from_bytes(gpu, &bytes, "converted detector").expect("GPU model");
     let cpu_model = CpuModel::from_bytes(&bytes, "converted detector").expect("CPU model");
-    let (rgb, width, height) = astronaut();
+    let (frame, width, height) = astronaut();
 
-    let on_gpu = pollster::block_on(face::detect(&model, &rgb, width, height, 0.3)).unwrap();
-    let on_cpu = face::detect_cpu(&cpu_model, &rgb, width, height, 0.3).unwrap();
+    let on_gpu = pollster::block_on(face::detect(&model, &frame, width, height, 0.3)).unwrap();
+    let on_cpu = face::detect_cpu(&cpu_model, &frame, width, height, 0.3).unwrap();
     assert!(!on_cpu.is_empty(), "the CPU path finds the face at 224");
     assert_eq!(on_gpu.len(), on_cpu.len(), "{on_gpu:?} vs {on_cpu:?}");
     for (g, c) in on_gpu.iter().zip(&on_cpu) {

@@ -22,7 +22,7 @@
 //! stores every tensor as uint8 with a per-tensor `min` and `scale` (`value = min + scale * q`).
 //!
 //! Input: face-api pads the image with black to a square at the bottom or right, resizes it to
-//! the input size, subtracts the mean RGB (117.001, 114.697, 97.404) from 0-255 pixel values and
+//! the input size (here on the GPU, see [`frame_box`]), subtracts the mean RGB (117.001, 114.697, 97.404) from 0-255 pixel values and
 //! divides by 255. The converted model takes RGB in [0, 1] instead: since `conv0` has "valid"
 //! padding, the mean and the scale fold exactly into its weights and bias.
 //!
@@ -40,7 +40,9 @@ use boxes::Detection;
 use crate::cpu::CpuModel;
 use crate::layers::{Conv2dConfig, DepthwiseConv2dConfig, Initializer, LayerConfig, PoolConfig};
 use crate::model::{Model, ModelConfig};
+use crate::ops::crop::CropBox;
 use crate::ops::{Activation, Padding};
+use crate::tensor::Tensor;
 use crate::{Error, Result};
 
 /// Anchor sizes (width, height) in grid cells, from face-api's `tinyFaceDetector/const.ts`.
@@ -150,75 +152,78 @@ fn pool(stride: usize) -> LayerConfig {
     })
 }
 
-/// Pads an RGB image (8 bits per channel, row-major, `width * height * 3` bytes) with black to
-/// a square at the bottom or right and resizes it bilinearly to `size`x`size`, as face-api
-/// prepares its input. Returns `[size, size, 3]` values in [0, 1].
-pub fn square_input(rgb: &[u8], width: usize, height: usize, size: usize) -> Result<Vec<f32>> {
-    if width == 0 || height == 0 || rgb.len() != width * height * 3 {
-        return Err(Error::Config(format!(
-            "face detector input must be {width}x{height} RGB ({} bytes), got {} bytes",
-            width * height * 3,
-            rgb.len()
-        )));
+/// The detector's input region of a frame: the square of the frame's larger side from its
+/// top-left corner, so the frame is padded with black at the bottom or right, as face-api pads.
+pub fn frame_box(width: usize, height: usize) -> CropBox {
+    CropBox {
+        left: 0.0,
+        top: 0.0,
+        side: width.max(height) as f32,
     }
-    let side = width.max(height) as f32;
-    let scale = side / size as f32;
-    let pixel = |x: usize, y: usize, c: usize| -> f32 {
-        if x < width && y < height {
-            f32::from(rgb[(y * width + x) * 3 + c]) / 255.0
-        } else {
-            0.0
-        }
-    };
-    let mut out = Vec::with_capacity(size * size * 3);
-    for oy in 0..size {
-        // Pixel centres map to pixel centres (half-pixel centres), and the padded square clamps
-        // at its own edge. NOTE: face-api resizes tensors with tfjs's resizeBilinear without
-        // half-pixel centres and canvases with the browser's drawImage, so its input can differ
-        // from this one by a fraction of a pixel.
-        let sy = ((oy as f32 + 0.5) * scale - 0.5).clamp(0.0, side - 1.0);
-        let (y0, fy) = (sy.floor() as usize, sy.fract());
-        let y1 = (y0 + 1).min(side as usize - 1);
-        for ox in 0..size {
-            let sx = ((ox as f32 + 0.5) * scale - 0.5).clamp(0.0, side - 1.0);
-            let (x0, fx) = (sx.floor() as usize, sx.fract());
-            let x1 = (x0 + 1).min(side as usize - 1);
-            for c in 0..3 {
-                let top = pixel(x0, y0, c) * (1.0 - fx) + pixel(x1, y0, c) * fx;
-                let bottom = pixel(x0, y1, c) * (1.0 - fx) + pixel(x1, y1, c) * fx;
-                out.push(top * (1.0 - fy) + bottom * fy);
-            }
-        }
-    }
-    Ok(out)
 }
 
-/// Detects faces in an RGB image (8 bits per channel, row-major) with the converted detector
-/// `model` on its GPU. Returns the boxes that score above `score_threshold` after non-max
-/// suppression, best first, in pixels of the image.
+/// The square crop centred on a detected face: the box's larger side grown by `margin` (0.2
+/// adds 10 % on each side).
+pub fn face_crop(face: &Detection, margin: f32) -> CropBox {
+    let side = face.width().max(face.height()) * (1.0 + margin);
+    let centre_x = (face.left + face.right) / 2.0;
+    let centre_y = (face.top + face.bottom) / 2.0;
+    CropBox {
+        left: centre_x - side / 2.0,
+        top: centre_y - side / 2.0,
+        side,
+    }
+}
+
+/// Checks that `frame` holds `width * height` pixels.
+fn check_frame(frame: &[u32], width: usize, height: usize) -> Result<()> {
+    if width == 0 || height == 0 || frame.len() != width * height {
+        return Err(Error::Config(format!(
+            "a {width}x{height} frame needs {} RGBA pixels, got {}; pass the frame's pixels \
+             row by row, one u32 each",
+            width * height,
+            frame.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Detects faces in a frame (`[height, width]` RGBA8 pixels as u32, red in the lowest byte)
+/// with the converted detector `model`: the frame is padded and resized on the GPU, the model
+/// runs there, and only the head is read back. Returns the boxes that score above
+/// `score_threshold` after non-max suppression, best first, in pixels of the frame.
 pub async fn detect(
     model: &Model,
-    rgb: &[u8],
+    frame: &[u32],
     width: usize,
     height: usize,
     score_threshold: f32,
 ) -> Result<Vec<Detection>> {
     let size = detector_input_size(model.input_shape(), model.classes())?;
-    let input = square_input(rgb, width, height, size)?;
-    let head = crate::train::predict(model, &input, 1).await?;
+    check_frame(frame, width, height)?;
+    let gpu = model.gpu();
+    let pixels = Tensor::from_slice(gpu, frame, &[height * width]);
+    let boxes = [frame_box(width, height)];
+    let input = crate::ops::crop::crop_resize(gpu, &pixels, width, height, &boxes, size);
+    let step = Tensor::from_slice(gpu, &[0.0f32; 4], &[4]);
+    let (head, _) = model.forward(&input, &step, false, false);
+    gpu.submit();
+    let head = head.to_vec(gpu).await?;
     Ok(faces(&head, size, width.max(height), score_threshold))
 }
 
 /// [`detect`] on the CPU path, for browsers without WebGPU and as a reference for the GPU.
 pub fn detect_cpu(
     model: &CpuModel,
-    rgb: &[u8],
+    frame: &[u32],
     width: usize,
     height: usize,
     score_threshold: f32,
 ) -> Result<Vec<Detection>> {
     let size = detector_input_size(model.input_shape(), model.classes())?;
-    let input = square_input(rgb, width, height, size)?;
+    check_frame(frame, width, height)?;
+    let boxes = [frame_box(width, height)];
+    let input = crate::reference::crop::crop_resize(frame, width, height, &boxes, size);
     let head = crate::cpu::predict(model, &input, 1)?;
     Ok(faces(&head, size, width.max(height), score_threshold))
 }

@@ -3,6 +3,7 @@
 pub mod activation;
 pub mod augment;
 pub mod conv;
+pub mod crop;
 pub mod depthwise;
 pub mod dropout;
 mod gemm;

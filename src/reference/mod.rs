@@ -10,6 +10,7 @@ pub mod activation;
 pub mod augment;
 pub mod batch_norm;
 pub mod conv;
+pub mod crop;
 pub mod depthwise;
 pub mod dropout;
 pub mod loss;
