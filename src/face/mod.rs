@@ -253,3 +253,56 @@ fn faces(head: &[f32], size: usize, side: usize, score_threshold: f32) -> Vec<De
         .map(|d| d.scaled(side as f32))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detector_shapes_follow_face_api() {
+        let config = detector_config(416).expect("416 is a multiple of 32");
+        let (layers, _) = crate::model::build_layers(&config, 1).expect("a valid config");
+        let shapes: Vec<Vec<usize>> = layers.iter().map(|l| l.output_shape().to_vec()).collect();
+        let mut want = vec![vec![414, 414, 16], vec![207, 207, 16]];
+        for (filters, pooled) in [(32, 104), (64, 52), (128, 26), (256, 13), (512, 13)] {
+            let side = want.last().unwrap()[0];
+            let channels = want.last().unwrap()[2];
+            want.push(vec![side, side, channels]);
+            want.push(vec![side, side, filters]);
+            want.push(vec![pooled, pooled, filters]);
+        }
+        want.push(vec![13, 13, 25]);
+        want.push(vec![13 * 13 * 25]);
+        want.push(vec![13 * 13 * 25]);
+        assert_eq!(shapes, want);
+    }
+
+    #[test]
+    fn input_size_must_divide_by_32() {
+        assert_eq!(grid_size(224).unwrap(), 7);
+        let message = detector_config(300).unwrap_err().to_string();
+        assert!(message.contains("got 300"), "{message}");
+    }
+
+    #[test]
+    fn face_crop_is_centred_square() {
+        let face = Detection {
+            left: 10.0,
+            top: 20.0,
+            right: 30.0,
+            bottom: 60.0,
+            score: 0.9,
+        };
+        // Larger side 40, grown by 20 % to 48, centred on (20, 40).
+        let crop = face_crop(&face, 0.2);
+        assert_eq!(
+            crop,
+            CropBox {
+                left: -4.0,
+                top: 16.0,
+                side: 48.0
+            }
+        );
+        assert_eq!(frame_box(640, 480).side, 640.0);
+    }
+}
