@@ -12,7 +12,8 @@ use crate::{Error, Result};
 /// File name of the weights manifest in face-api's `model/` folder.
 pub const MANIFEST: &str = "tiny_face_detector_model-weights_manifest.json";
 
-/// One group of a tfjs weights manifest: shards that, concatenated, hold `weights` back to back.
+/// One group of a tfjs weights manifest: shards that, concatenated, contain `weights` back to
+/// back.
 #[derive(Deserialize)]
 struct Group {
     paths: Vec<String>,
@@ -109,7 +110,7 @@ fn read_group(group: &Group, bytes: &[u8]) -> std::result::Result<Vec<Tensor>, S
         let end = offset + count * width;
         let data = bytes.get(offset..end).ok_or_else(|| {
             format!(
-                "tensor {:?} needs bytes {offset}..{end} of its shards, which hold {} bytes; the \
+                "tensor {:?} needs bytes {offset}..{end} of its shards, which contain {} bytes; the \
                  weights file is truncated",
                 spec.name,
                 bytes.len()

@@ -175,7 +175,7 @@ pub fn face_crop(face: &Detection, margin: f32) -> CropBox {
     }
 }
 
-/// Checks that `frame` holds `width * height` pixels.
+/// Checks that `frame` has `width * height` pixels.
 fn check_frame(frame: &[u32], width: usize, height: usize) -> Result<()> {
     if width == 0 || height == 0 || frame.len() != width * height {
         return Err(Error::Config(format!(

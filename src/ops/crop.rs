@@ -36,7 +36,8 @@ pub fn crop_resize(
     size: usize,
 ) -> Tensor {
     assert_eq!(frame.len(), width * height, "crop frame shape");
-    assert!(!boxes.is_empty() && size > 0, "crop needs a box and a size");
+    assert!(!boxes.is_empty(), "crop needs at least one box");
+    assert!(size > 0, "crop size must be at least 1");
     let flat: Vec<f32> = boxes.iter().flat_map(|b| [b.left, b.top, b.side]).collect();
     let boxes_tensor = Tensor::from_slice(gpu, &flat, &[boxes.len(), 3]);
     let y = Tensor::empty(gpu, &[boxes.len(), size, size, 3]);

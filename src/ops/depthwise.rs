@@ -99,7 +99,7 @@ impl DepthwiseParams {
     }
 }
 
-/// y = conv(x, w) + bias: `[N, H, W, C]` to `[N, OH, OW, C * M]`.
+/// Computes y = conv(x, w) + bias: `[N, H, W, C]` to `[N, OH, OW, C * M]`.
 pub fn depthwise_forward(
     gpu: &Gpu,
     g: &DepthwiseGeometry,
@@ -119,7 +119,7 @@ pub fn depthwise_forward(
     y
 }
 
-/// dx `[N, H, W, C]` from dy `[N, OH, OW, C * M]` and w.
+/// Computes dx `[N, H, W, C]` from dy `[N, OH, OW, C * M]` and w.
 pub fn depthwise_backward_input(
     gpu: &Gpu,
     g: &DepthwiseGeometry,
@@ -137,7 +137,7 @@ pub fn depthwise_backward_input(
     dx
 }
 
-/// dw `[KH, KW, C, M]` from x and dy, written into `dw`, or added to it when `accumulate`.
+/// Computes dw `[KH, KW, C, M]` from x and dy into `dw`, or adds it when `accumulate`.
 pub fn depthwise_backward_filter(
     gpu: &Gpu,
     g: &DepthwiseGeometry,

@@ -62,7 +62,7 @@ impl Activation {
         }
     }
 
-    /// Whether the GEMM kernels (conv2d.wgsl, matmul.wgsl through act.wgsl) can apply this
+    /// Returns whether the GEMM kernels (conv2d.wgsl, matmul.wgsl through act.wgsl) can apply this
     /// activation. Leaky ReLU needs its slope, which only activation.wgsl receives, so layers
     /// apply it in a separate elementwise pass.
     pub fn is_gemm_fusable(self) -> bool {

@@ -56,7 +56,7 @@ fn lerp(a: f32, b: f32, t: f32) -> f32 {
 mod tests {
     use super::*;
 
-    /// A pixel with the same grey value in R, G and B.
+    /// Packs a pixel with the same grey value in R, G and B.
     fn grey(value: u8) -> u32 {
         u32::from_le_bytes([value, value, value, 255])
     }

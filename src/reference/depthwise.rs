@@ -2,7 +2,7 @@
 //!
 //! Input `x` is NHWC `[N, H, W, C]`, weights `w` are `[KH, KW, C, M]` (M is the depth
 //! multiplier), output `y` is `[N, OH, OW, C * M]`. Output channel `o = c * M + m` reads input
-//! channel `c` only, so tap `(kh, kw)` holds one weight per output channel, at
+//! channel `c` only, so tap `(kh, kw)` has one weight per output channel, at
 //! `w[(kh * KW + kw) * C * M + o]`. Window positions and padding are those of
 //! [`super::conv`].
 
@@ -128,7 +128,7 @@ mod tests {
         (0..len).map(|i| (i as f32 * 0.73 + phase).sin()).collect()
     }
 
-    /// A depthwise kernel as the HWIO kernel of a full convolution: zero except where output
+    /// Expands a depthwise kernel into the HWIO kernel of a full convolution: zero except where output
     /// channel `c * M + m` meets input channel `c`.
     fn as_full_kernel(g: &DepthwiseGeometry, w: &[f32]) -> Vec<f32> {
         let (c_in, c_out) = (g.conv.in_c, g.conv.out_c);
