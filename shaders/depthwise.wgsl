@@ -17,12 +17,27 @@
 //                                           bindings: 1 x, 2 dy, 3 part
 // Elementwise grid: 64-thread workgroups, linear index id.x + id.y * num_workgroups.x.
 
+// The geometry is compiled in (divisions by constants are cheap); the uniform has what changes
+// with the batch.
 struct Params {
-    batch: u32, in_h: u32, in_w: u32, channels: u32,
-    multiplier: u32, k_h: u32, k_w: u32, stride_h: u32,
-    stride_w: u32, dilation_h: u32, dilation_w: u32, pad_top: u32,
-    pad_left: u32, out_h: u32, out_w: u32, rows_per_chunk: u32,
+    batch: u32, rows_per_chunk: u32, _pad0: u32, _pad1: u32,
 }
+
+const IN_H: u32 = {{IN_H}}u;
+const IN_W: u32 = {{IN_W}}u;
+const CHANNELS: u32 = {{CHANNELS}}u;
+const MULTIPLIER: u32 = {{MULTIPLIER}}u;
+const K_H: u32 = {{K_H}}u;
+const K_W: u32 = {{K_W}}u;
+const STRIDE_H: u32 = {{STRIDE_H}}u;
+const STRIDE_W: u32 = {{STRIDE_W}}u;
+const DILATION_H: u32 = {{DILATION_H}}u;
+const DILATION_W: u32 = {{DILATION_W}}u;
+const PAD_TOP: u32 = {{PAD_TOP}}u;
+const PAD_LEFT: u32 = {{PAD_LEFT}}u;
+const OUT_H: u32 = {{OUT_H}}u;
+const OUT_W: u32 = {{OUT_W}}u;
+const OC: u32 = CHANNELS * MULTIPLIER;
 
 const WG: u32 = 64u;
 
@@ -32,19 +47,15 @@ fn linear_index(wg: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {
     return (wg.x + wg.y * nwg.x) * WG + lid;
 }
 
-fn out_channels() -> u32 {
-    return p.channels * p.multiplier;
-}
-
 // Input row read by output row oh at kernel row kh, or -1 in the padding.
 fn input_row(oh: u32, kh: u32) -> i32 {
-    let ih = i32(oh * p.stride_h + kh * p.dilation_h) - i32(p.pad_top);
-    return select(-1, ih, ih >= 0 && ih < i32(p.in_h));
+    let ih = i32(oh * STRIDE_H + kh * DILATION_H) - i32(PAD_TOP);
+    return select(-1, ih, ih >= 0 && ih < i32(IN_H));
 }
 
 fn input_col(ow: u32, kw: u32) -> i32 {
-    let iw = i32(ow * p.stride_w + kw * p.dilation_w) - i32(p.pad_left);
-    return select(-1, iw, iw >= 0 && iw < i32(p.in_w));
+    let iw = i32(ow * STRIDE_W + kw * DILATION_W) - i32(PAD_LEFT);
+    return select(-1, iw, iw >= 0 && iw < i32(IN_W));
 }
 
 // Output index read back from input coordinate i (padded start = i + pad - tap * dilation), or
@@ -59,7 +70,7 @@ fn output_coord(i: u32, pad: u32, tap_offset: u32, stride: u32, size: u32) -> i3
 }
 
 fn input_offset(n: u32, ih: u32, iw: u32) -> u32 {
-    return ((n * p.in_h + ih) * p.in_w + iw) * p.channels;
+    return ((n * IN_H + ih) * IN_W + iw) * CHANNELS;
 }
 
 //#if FORWARD
@@ -75,28 +86,27 @@ fn forward(
     @builtin(local_invocation_index) lid: u32,
 ) {
     let i = linear_index(wg, nwg, lid);
-    let oc = out_channels();
-    if (i >= p.batch * p.out_h * p.out_w * oc) {
+    if (i >= p.batch * OUT_H * OUT_W * OC) {
         return;
     }
-    let o = i % oc;
-    let pixel = i / oc;
-    let ow = pixel % p.out_w;
-    let oh = (pixel / p.out_w) % p.out_h;
-    let n = pixel / (p.out_w * p.out_h);
-    let c = o / p.multiplier;
+    let o = i % OC;
+    let pixel = i / OC;
+    let ow = pixel % OUT_W;
+    let oh = (pixel / OUT_W) % OUT_H;
+    let n = pixel / (OUT_W * OUT_H);
+    let c = o / MULTIPLIER;
     var acc = bias[o];
-    for (var kh = 0u; kh < p.k_h; kh++) {
+    for (var kh = 0u; kh < K_H; kh++) {
         let ih = input_row(oh, kh);
         if (ih < 0) {
             continue;
         }
-        for (var kw = 0u; kw < p.k_w; kw++) {
+        for (var kw = 0u; kw < K_W; kw++) {
             let iw = input_col(ow, kw);
             if (iw < 0) {
                 continue;
             }
-            acc += x[input_offset(n, u32(ih), u32(iw)) + c] * w[(kh * p.k_w + kw) * oc + o];
+            acc += x[input_offset(n, u32(ih), u32(iw)) + c] * w[(kh * K_W + kw) * OC + o];
         }
     }
     y[i] = acc;
@@ -115,30 +125,29 @@ fn input_grad(
     @builtin(local_invocation_index) lid: u32,
 ) {
     let i = linear_index(wg, nwg, lid);
-    if (i >= p.batch * p.in_h * p.in_w * p.channels) {
+    if (i >= p.batch * IN_H * IN_W * CHANNELS) {
         return;
     }
-    let oc = out_channels();
-    let c = i % p.channels;
-    let pixel = i / p.channels;
-    let iw = pixel % p.in_w;
-    let ih = (pixel / p.in_w) % p.in_h;
-    let n = pixel / (p.in_w * p.in_h);
+    let c = i % CHANNELS;
+    let pixel = i / CHANNELS;
+    let iw = pixel % IN_W;
+    let ih = (pixel / IN_W) % IN_H;
+    let n = pixel / (IN_W * IN_H);
     var acc = 0.0;
-    for (var kh = 0u; kh < p.k_h; kh++) {
-        let oh = output_coord(ih, p.pad_top, kh * p.dilation_h, p.stride_h, p.out_h);
+    for (var kh = 0u; kh < K_H; kh++) {
+        let oh = output_coord(ih, PAD_TOP, kh * DILATION_H, STRIDE_H, OUT_H);
         if (oh < 0) {
             continue;
         }
-        for (var kw = 0u; kw < p.k_w; kw++) {
-            let ow = output_coord(iw, p.pad_left, kw * p.dilation_w, p.stride_w, p.out_w);
+        for (var kw = 0u; kw < K_W; kw++) {
+            let ow = output_coord(iw, PAD_LEFT, kw * DILATION_W, STRIDE_W, OUT_W);
             if (ow < 0) {
                 continue;
             }
-            let dy_base = ((n * p.out_h + u32(oh)) * p.out_w + u32(ow)) * oc;
-            let w_base = (kh * p.k_w + kw) * oc;
-            for (var m = 0u; m < p.multiplier; m++) {
-                let o = c * p.multiplier + m;
+            let dy_base = ((n * OUT_H + u32(oh)) * OUT_W + u32(ow)) * OC;
+            let w_base = (kh * K_W + kw) * OC;
+            for (var m = 0u; m < MULTIPLIER; m++) {
+                let o = c * MULTIPLIER + m;
                 acc += dy[dy_base + o] * w[w_base + o];
             }
         }
@@ -157,31 +166,30 @@ fn filter_grad(
     @builtin(workgroup_id) wg: vec3<u32>,
     @builtin(local_invocation_index) lid: u32,
 ) {
-    let oc = out_channels();
-    let weights = p.k_h * p.k_w * oc;
+    let weights = K_H * K_W * OC;
     let j = wg.x * WG + lid;
     if (j >= weights) {
         return;
     }
-    let o = j % oc;
-    let tap = j / oc;
-    let kw = tap % p.k_w;
-    let kh = tap / p.k_w;
-    let c = o / p.multiplier;
-    let rows = p.batch * p.out_h * p.out_w;
+    let o = j % OC;
+    let tap = j / OC;
+    let kw = tap % K_W;
+    let kh = tap / K_W;
+    let c = o / MULTIPLIER;
+    let rows = p.batch * OUT_H * OUT_W;
     let first = wg.y * p.rows_per_chunk;
     let last = min(first + p.rows_per_chunk, rows);
     var acc = 0.0;
     for (var r = first; r < last; r++) {
-        let ow = r % p.out_w;
-        let oh = (r / p.out_w) % p.out_h;
-        let n = r / (p.out_w * p.out_h);
+        let ow = r % OUT_W;
+        let oh = (r / OUT_W) % OUT_H;
+        let n = r / (OUT_W * OUT_H);
         let ih = input_row(oh, kh);
         let iw = input_col(ow, kw);
         if (ih < 0 || iw < 0) {
             continue;
         }
-        acc += x[input_offset(n, u32(ih), u32(iw)) + c] * dy[r * oc + o];
+        acc += x[input_offset(n, u32(ih), u32(iw)) + c] * dy[r * OC + o];
     }
     part[wg.y * weights + j] = acc;
 }

@@ -69,34 +69,47 @@ impl DepthwiseGeometry {
     }
 }
 
-/// Uniform of depthwise.wgsl (field order must match `Params` there).
+/// Uniform of depthwise.wgsl (field order must match `Params` there): the values that change
+/// with the batch. The rest of the geometry is compiled into the kernel by [`kernel`].
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct DepthwiseParams([u32; 16]);
+struct DepthwiseParams {
+    batch: u32,
+    rows_per_chunk: u32,
+    pad: [u32; 2],
+}
 
 impl DepthwiseParams {
     fn new(g: &DepthwiseGeometry, rows_per_chunk: usize) -> Self {
-        let c = &g.conv;
-        let values = [
-            c.batch,
-            c.in_h,
-            c.in_w,
-            c.in_c,
-            g.multiplier,
-            c.k_h,
-            c.k_w,
-            c.stride_h,
-            c.stride_w,
-            c.dilation_h,
-            c.dilation_w,
-            c.pad_top,
-            c.pad_left,
-            c.out_h,
-            c.out_w,
-            rows_per_chunk,
-        ];
-        Self(values.map(|v| v as u32))
+        Self {
+            batch: g.conv.batch as u32,
+            rows_per_chunk: rows_per_chunk as u32,
+            pad: [0; 2],
+        }
     }
+}
+
+/// Builds the depthwise.wgsl kernel `entry` (with section `variant` selected) for the geometry
+/// of `g`, all but the batch as constants.
+fn kernel(g: &DepthwiseGeometry, entry: &'static str, variant: &'static str) -> Kernel {
+    let c = &g.conv;
+    let u = |v: usize| v as u32;
+    Kernel::new("depthwise", entry)
+        .define(variant, 1)
+        .define("IN_H", u(c.in_h))
+        .define("IN_W", u(c.in_w))
+        .define("CHANNELS", u(c.in_c))
+        .define("MULTIPLIER", u(g.multiplier))
+        .define("K_H", u(c.k_h))
+        .define("K_W", u(c.k_w))
+        .define("STRIDE_H", u(c.stride_h))
+        .define("STRIDE_W", u(c.stride_w))
+        .define("DILATION_H", u(c.dilation_h))
+        .define("DILATION_W", u(c.dilation_w))
+        .define("PAD_TOP", u(c.pad_top))
+        .define("PAD_LEFT", u(c.pad_left))
+        .define("OUT_H", u(c.out_h))
+        .define("OUT_W", u(c.out_w))
 }
 
 /// Computes y = conv(x, w) + bias: `[N, H, W, C]` to `[N, OH, OW, C * M]`.
@@ -112,9 +125,9 @@ pub fn depthwise_forward(
     assert_eq!(bias.len(), g.conv.out_c, "depthwise bias shape");
     let c = &g.conv;
     let y = Tensor::empty(gpu, &[c.batch, c.out_h, c.out_w, c.out_c]);
-    let kernel = Kernel::new("depthwise", "forward").define("FORWARD", 1);
     let storage = [x.binding(), w.binding(), bias.binding(), y.binding()];
     let params = DepthwiseParams::new(g, 0);
+    let kernel = kernel(g, "forward", "FORWARD");
     gpu.dispatch(&kernel, &params, &storage, gpu.grid_elements(y.len()));
     y
 }
@@ -130,9 +143,9 @@ pub fn depthwise_backward_input(
     assert_eq!(w.len(), g.weight_len(), "depthwise weight shape");
     let c = &g.conv;
     let dx = Tensor::empty(gpu, &[c.batch, c.in_h, c.in_w, c.in_c]);
-    let kernel = Kernel::new("depthwise", "input_grad").define("INPUT_GRAD", 1);
     let storage = [dy.binding(), w.binding(), dx.binding()];
     let params = DepthwiseParams::new(g, 0);
+    let kernel = kernel(g, "input_grad", "INPUT_GRAD");
     gpu.dispatch(&kernel, &params, &storage, gpu.grid_elements(dx.len()));
     dx
 }
@@ -160,9 +173,9 @@ pub fn depthwise_backward_filter(
     let rows_per_chunk = ROWS_PER_CHUNK.max(rows.div_ceil(max_groups));
     let chunks = rows.div_ceil(rows_per_chunk);
     let partials = Tensor::empty(gpu, &[chunks, g.weight_len()]);
-    let kernel = Kernel::new("depthwise", "filter_grad").define("FILTER_GRAD", 1);
     let storage = [x.binding(), dy.binding(), partials.binding()];
     let params = DepthwiseParams::new(g, rows_per_chunk);
+    let kernel = kernel(g, "filter_grad", "FILTER_GRAD");
     let grid = [weight_groups as u32, chunks as u32, 1];
     gpu.dispatch(&kernel, &params, &storage, grid);
     reduce::sum_slices(gpu, &partials, chunks, dw, accumulate);
