@@ -128,6 +128,48 @@ fn detector_finds_astronaut_face_on_gpu() {
     assert!(crop.top + crop.side >= FACE.bottom, "{crop:?} vs {FACE:?}");
 }
 
+/// Cuts columns `left..left + width` and rows `top..top + height` out of a frame.
+fn cut(frame: &[u32], frame_width: usize, [left, top, width, height]: [usize; 4]) -> Vec<u32> {
+    (top..top + height)
+        .flat_map(|row| &frame[row * frame_width + left..][..width])
+        .copied()
+        .collect()
+}
+
+#[test]
+fn detector_handles_wide_and_tall_frames() {
+    let gpu = Rc::new(pollster::block_on(Gpu::new(GpuOptions::default())).expect("a GPU"));
+    let model = io::from_bytes(
+        gpu,
+        &detector_file(DEFAULT_INPUT_SIZE),
+        "converted detector",
+    )
+    .expect("the model-file loader builds the detector");
+    let (frame, width, _) = astronaut();
+    // A 4:3 frame (the top 384 rows, padded at the bottom) and a tall one (columns 100 to 419,
+    // padded at the right); the face keeps its place relative to each frame's corner.
+    for region in [[0, 0, 512, 384], [100, 0, 320, 512]] {
+        let [left, top, w, h] = region;
+        let part = cut(&frame, width, region);
+        let faces = pollster::block_on(face::detect(&model, &part, w, h, DEFAULT_SCORE_THRESHOLD))
+            .expect("detection");
+        assert_eq!(faces.len(), 1, "{region:?}: {faces:?}");
+        let shifted = Detection {
+            left: FACE.left - left as f32,
+            right: FACE.right - left as f32,
+            top: FACE.top - top as f32,
+            bottom: FACE.bottom - top as f32,
+            score: 1.0,
+        };
+        let overlap = iou(&faces[0], &shifted);
+        assert!(
+            overlap >= 0.5,
+            "{region:?}: IoU {overlap} of {:?}",
+            faces[0]
+        );
+    }
+}
+
 #[test]
 fn gpu_and_cpu_detections_agree() {
     // 224, one of face-api's smaller input sizes, keeps the CPU reference quick.
