@@ -43,3 +43,6 @@ if [[ ! -f www/node_modules/.package-lock.json ||
     www/package-lock.json -nt www/node_modules/.package-lock.json ]]; then
     (cd www && npm ci --no-audit --no-fund)
 fi
+
+# The face detector: face-api's weights from npm, converted into a webcnn model file.
+bash scripts/fetch-face-detector.sh

@@ -1,5 +1,7 @@
 // Elementwise activations selected by ACT: 0 linear, 1 relu, 2 sigmoid, 3 tanh (softmax is
 // row-wise and lives in activation.wgsl). Gradients are written in terms of the output y.
+// Code 5 (leaky ReLU) needs its slope, so only activation.wgsl applies it; GEMM callers pass
+// linear instead (Activation::is_gemm_fusable), and here it would act as linear.
 
 const ACT: u32 = {{ACT}}u;
 

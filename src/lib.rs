@@ -4,6 +4,7 @@ mod clock;
 pub mod cpu;
 pub mod data;
 pub mod error;
+pub mod face;
 pub mod gpu;
 pub mod io;
 pub mod layers;

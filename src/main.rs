@@ -24,6 +24,20 @@ struct Cli {
 enum Command {
     /// Train a model, print one line per epoch and the test metrics.
     Train(TrainArgs),
+    /// Convert face-api's tiny face detector (its model/ folder) into a webcnn model file.
+    ConvertFaceDetector(ConvertFaceDetectorArgs),
+}
+
+#[derive(clap::Args)]
+struct ConvertFaceDetectorArgs {
+    /// face-api's model/ folder, holding tiny_face_detector_model-weights_manifest.json and the
+    /// shard it names.
+    dir: PathBuf,
+    /// The webcnn model file to write (.safetensors).
+    out: PathBuf,
+    /// Input size in pixels per side, a multiple of 32.
+    #[arg(long, default_value_t = webcnn::face::DEFAULT_INPUT_SIZE)]
+    input_size: usize,
 }
 
 #[derive(clap::Args)]
@@ -79,6 +93,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Train(args) => pollster::block_on(run_train(args)),
+        Command::ConvertFaceDetector(args) => run_convert_face_detector(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -87,6 +102,24 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Converts the face detector without touching the GPU.
+fn run_convert_face_detector(args: &ConvertFaceDetectorArgs) -> webcnn::Result<()> {
+    let (config, weights) = webcnn::face::convert::convert_dir(&args.dir, args.input_size)?;
+    let bytes = webcnn::io::encode(&config, &weights)?;
+    std::fs::write(&args.out, bytes).map_err(|source| webcnn::Error::Io {
+        path: args.out.display().to_string(),
+        source,
+    })?;
+    let params: usize = weights.iter().map(|(_, _, values)| values.len()).sum();
+    let (layers, size) = (config.layers.len(), args.input_size);
+    println!(
+        "converted the tiny face detector ({layers} layers, {params} parameters, {size}x{size} \
+         input) into {}",
+        args.out.display()
+    );
+    Ok(())
 }
 
 fn model_config(name: &str) -> webcnn::Result<ModelConfig> {

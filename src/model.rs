@@ -203,6 +203,7 @@ impl Model {
         match &self.config.layers[index] {
             LayerConfig::Conv2d(c) => c.trainable,
             LayerConfig::Dense(c) => c.trainable,
+            LayerConfig::DepthwiseConv2d(c) => c.trainable,
             _ => false,
         }
     }
@@ -335,6 +336,7 @@ fn layer_name(config: &LayerConfig) -> &'static str {
         LayerConfig::Dense(_) => "dense",
         LayerConfig::Activation { .. } => "activation",
         LayerConfig::Dropout { .. } => "dropout",
+        LayerConfig::DepthwiseConv2d(_) => "depthwise_conv2d",
     }
 }
 

@@ -60,12 +60,34 @@ fn mixed_config(dropout: bool) -> ModelConfig {
     ModelConfig::from_json(&text).expect("a valid config")
 }
 
+/// Separable blocks as the tiny face detector builds them: a depthwise convolution (stride 2,
+/// depth multiplier 2, odd "same" padding) followed by a 1x1 conv2d, with leaky ReLU.
+fn separable_config() -> ModelConfig {
+    let leaky = r#"{"leaky_relu": {"alpha": 0.1}}"#;
+    let text = format!(
+        r#"{{"input_shape": [28, 28, 1], "layers": [
+            {{"type": "conv2d", "filters": 4, "kernel_size": [3, 3], "activation": {leaky}}},
+            {{"type": "depthwise_conv2d", "kernel_size": [3, 3], "depth_multiplier": 2,
+              "strides": [2, 2], "padding": "same"}},
+            {{"type": "conv2d", "filters": 6, "kernel_size": [1, 1], "activation": {leaky}}},
+            {{"type": "max_pool2d", "pool_size": [2, 2], "padding": "same"}},
+            {{"type": "depthwise_conv2d", "kernel_size": [3, 3], "padding": "same",
+              "activation": "tanh"}},
+            {{"type": "flatten"}},
+            {{"type": "dense", "units": 12, "activation": {leaky}}},
+            {{"type": "dense", "units": 10, "activation": "softmax"}}
+        ]}}"#
+    );
+    ModelConfig::from_json(&text).expect("a valid config")
+}
+
 /// The configs every comparison runs on, by name.
 fn configs() -> Vec<(&'static str, ModelConfig)> {
     vec![
         ("seed-cnn", ModelConfig::preset("seed-cnn").unwrap()),
         ("lenet5", ModelConfig::preset("lenet5").unwrap()),
         ("mixed", mixed_config(false)),
+        ("separable", separable_config()),
     ]
 }
 

@@ -14,10 +14,12 @@
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64;
+use webcnn::ops::depthwise::DepthwiseGeometry;
 use webcnn::ops::{Activation, Conv2dGeometry, Conv2dSpec, Padding, Pool2dGeometry};
 use webcnn::reference::{
     activation_backward, activation_forward, add_bias, avg_pool_backward, avg_pool_forward,
-    bias_backward, conv2d_backward_filter, conv2d_backward_input, conv2d_forward, dropout_forward,
+    bias_backward, conv2d_backward_filter, conv2d_backward_input, conv2d_forward,
+    depthwise_backward_filter, depthwise_backward_input, depthwise_forward, dropout_forward,
     dropout_mask, matmul, max_pool_backward, max_pool_forward, softmax_cross_entropy,
 };
 
@@ -467,10 +469,12 @@ fn activation_gradients_match_finite_differences() {
         Activation::Sigmoid,
         Activation::Tanh,
         Activation::Softmax,
+        Activation::LeakyRelu { alpha: 0.1 },
     ];
     for act in activations {
         let mut x = random_vec(&mut rng, rows * row_len, -3.0, 3.0);
-        // Relu has a kink at 0: keep every input at least 0.05 away, well beyond the step.
+        // Relu and leaky ReLU have a kink at 0: keep every input at least 0.05 away, well
+        // beyond the step.
         for v in &mut x {
             if v.abs() < 0.05 {
                 *v += 0.1f32.copysign(*v);
@@ -527,4 +531,44 @@ fn dropout_gradient_matches_finite_differences() {
     check_gradient("dropout: dx", &x, &dx, 1e-2, LINEAR, |x| {
         weighted_sum(&dropout_forward(x, &mask), &r)
     });
+}
+
+/// The conv cases as depthwise convolutions, with the conv's filter count as depth multiplier.
+#[test]
+fn depthwise_gradients_match_finite_differences() {
+    let mut rng = rng(9);
+    for case in conv_cases() {
+        let conv = conv_geometry(&case);
+        let multiplier = case.spec.filters;
+        let g = DepthwiseGeometry {
+            conv: Conv2dGeometry {
+                out_c: conv.in_c * multiplier,
+                ..conv
+            },
+            multiplier,
+        };
+        let x = random_vec(&mut rng, g.input_len(), -1.0, 1.0);
+        let w = random_vec(&mut rng, g.weight_len(), -1.0, 1.0);
+        let bias = random_vec(&mut rng, g.conv.out_c, -1.0, 1.0);
+        let r = random_vec(&mut rng, g.output_len(), -1.0, 1.0);
+
+        let dx = depthwise_backward_input(&g, &r, &w);
+        let dw = depthwise_backward_filter(&g, &x, &r);
+        let db = bias_backward(&r, g.conv.out_c);
+        let name = format!("depthwise {}", case.name);
+        check_gradient(&format!("{name}: dx"), &x, &dx, 1e-2, LINEAR, |x| {
+            weighted_sum(&depthwise_forward(&g, x, &w, &bias), &r)
+        });
+        check_gradient(&format!("{name}: dw"), &w, &dw, 1e-2, LINEAR, |w| {
+            weighted_sum(&depthwise_forward(&g, &x, w, &bias), &r)
+        });
+        check_gradient(
+            &format!("{name}: dbias"),
+            &bias,
+            &db,
+            1e-2,
+            LINEAR,
+            |bias| weighted_sum(&depthwise_forward(&g, &x, &w, bias), &r),
+        );
+    }
 }

@@ -2,6 +2,7 @@
 //! semantics of the GPU layers in `src/layers` (fused activations, dropout masks, frozen layers).
 
 use crate::layers::{LayerConfig, ParamSlot, PoolConfig};
+use crate::ops::depthwise::{DepthwiseGeometry, DepthwiseSpec};
 use crate::ops::{Activation, Conv2dGeometry, Conv2dSpec, Padding, Pool2dGeometry};
 use crate::reference;
 
@@ -9,6 +10,11 @@ use crate::reference;
 enum Kind {
     Conv2d {
         spec: Conv2dSpec,
+        activation: Activation,
+        trainable: bool,
+    },
+    Depthwise {
+        spec: DepthwiseSpec,
         activation: Activation,
         trainable: bool,
     },
@@ -94,6 +100,17 @@ impl CpuLayer {
                 activation: c.activation,
                 trainable: c.trainable,
             },
+            LayerConfig::DepthwiseConv2d(c) => Kind::Depthwise {
+                spec: DepthwiseSpec {
+                    kernel: c.kernel_size,
+                    multiplier: c.depth_multiplier,
+                    stride: c.strides,
+                    dilation: c.dilation,
+                    padding: c.padding,
+                },
+                activation: c.activation,
+                trainable: c.trainable,
+            },
             LayerConfig::Dense(c) => Kind::Dense {
                 activation: c.activation,
                 trainable: c.trainable,
@@ -128,7 +145,9 @@ impl CpuLayer {
     /// Returns whether training updates this layer's parameters.
     pub(super) fn is_trainable(&self) -> bool {
         match self.kind {
-            Kind::Conv2d { trainable, .. } | Kind::Dense { trainable, .. } => trainable,
+            Kind::Conv2d { trainable, .. }
+            | Kind::Depthwise { trainable, .. }
+            | Kind::Dense { trainable, .. } => trainable,
             _ => false,
         }
     }
@@ -151,6 +170,16 @@ impl CpuLayer {
                 let g = self.conv_geometry(spec, batch);
                 let (w, b) = self.kernel_and_bias(params);
                 let z = reference::conv2d_forward(&g, x, w, b);
+                (self.activate(activation, z), Aux::None)
+            }
+            Kind::Depthwise {
+                ref spec,
+                activation,
+                ..
+            } => {
+                let g = self.depthwise_geometry(spec, batch);
+                let (w, b) = self.kernel_and_bias(params);
+                let z = reference::depthwise_forward(&g, x, w, b);
                 (self.activate(activation, z), Aux::None)
             }
             Kind::Dense { activation, .. } => {
@@ -200,6 +229,19 @@ impl CpuLayer {
                     self.write_grads(grads, &dw, &reference::bias_backward(&dz, g.out_c));
                 }
                 need_dx.then(|| reference::conv2d_backward_input(&g, &dz, self.kernel(params)))
+            }
+            Kind::Depthwise {
+                ref spec,
+                activation,
+                trainable,
+            } => {
+                let g = self.depthwise_geometry(spec, batch);
+                let dz = self.activation_backward(activation, saved.y, dy);
+                if trainable {
+                    let dw = reference::depthwise_backward_filter(&g, saved.x, &dz);
+                    self.write_grads(grads, &dw, &reference::bias_backward(&dz, g.conv.out_c));
+                }
+                need_dx.then(|| reference::depthwise_backward_input(&g, &dz, self.kernel(params)))
             }
             Kind::Dense {
                 activation,
@@ -290,6 +332,13 @@ impl CpuLayer {
             unreachable!("build_layers checked that conv2d gets an [H, W, C] input");
         };
         Conv2dGeometry::new(batch, h, w, c, spec).expect("checked when the layer was built")
+    }
+
+    fn depthwise_geometry(&self, spec: &DepthwiseSpec, batch: usize) -> DepthwiseGeometry {
+        let &[h, w, c] = self.input.as_slice() else {
+            unreachable!("build_layers checked that depthwise_conv2d gets an [H, W, C] input");
+        };
+        DepthwiseGeometry::new(batch, h, w, c, spec).expect("checked when the layer was built")
     }
 
     fn pool_geometry(&self, batch: usize) -> Pool2dGeometry {

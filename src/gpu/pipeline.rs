@@ -45,6 +45,8 @@ fn module_sources(module: &str) -> &'static [&'static str] {
         "conv2d" => &[include_str!("../../shaders/conv2d.wgsl"), ACT, GEMM],
         "matmul" => &[include_str!("../../shaders/matmul.wgsl"), ACT, GEMM],
         "pool" => &[include_str!("../../shaders/pool.wgsl")],
+        "crop" => &[include_str!("../../shaders/crop.wgsl")],
+        "depthwise" => &[include_str!("../../shaders/depthwise.wgsl")],
         "activation" => &[include_str!("../../shaders/activation.wgsl"), ACT],
         "loss" => &[include_str!("../../shaders/loss.wgsl")],
         "optim" => &[include_str!("../../shaders/optim.wgsl")],

@@ -8,6 +8,10 @@ fn one_by_one() -> [usize; 2] {
     [1, 1]
 }
 
+fn one() -> usize {
+    1
+}
+
 fn yes() -> bool {
     true
 }
@@ -50,6 +54,38 @@ pub struct Conv2dConfig {
     /// Kernel initialiser; default `glorot_uniform`. Biases start at zero.
     #[serde(default)]
     pub kernel_initializer: Initializer,
+    /// Whether training updates this layer; default true.
+    #[serde(default = "yes")]
+    pub trainable: bool,
+}
+
+/// A depthwise 2-D convolution layer, as Keras's `DepthwiseConv2D`: each input channel is
+/// convolved with its own `depth_multiplier` filters. Weights `[KH, KW, C, depth_multiplier]`,
+/// bias `[C * depth_multiplier]`. Followed by a 1x1 `conv2d`, it forms a separable convolution.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DepthwiseConv2dConfig {
+    /// Kernel size [height, width].
+    pub kernel_size: [usize; 2],
+    /// Output channels per input channel; default 1.
+    #[serde(default = "one")]
+    pub depth_multiplier: usize,
+    /// Stride [height, width]; default [1, 1].
+    #[serde(default = "one_by_one")]
+    pub strides: [usize; 2],
+    /// Padding, `valid` (default) or `same`.
+    #[serde(default)]
+    pub padding: Padding,
+    /// Dilation [height, width]; default [1, 1].
+    #[serde(default = "one_by_one")]
+    pub dilation: [usize; 2],
+    /// Activation after the bias; default `linear`.
+    #[serde(default)]
+    pub activation: Activation,
+    /// Kernel initialiser; default `glorot_uniform`, with fans KH * KW * C and
+    /// KH * KW * depth_multiplier as Keras computes them. Biases start at zero.
+    #[serde(default)]
+    pub depthwise_initializer: Initializer,
     /// Whether training updates this layer; default true.
     #[serde(default = "yes")]
     pub trainable: bool,
@@ -110,4 +146,6 @@ pub enum LayerConfig {
         /// Fraction of inputs set to zero, in [0, 1).
         rate: f32,
     },
+    /// Depthwise 2-D convolution.
+    DepthwiseConv2d(DepthwiseConv2dConfig),
 }

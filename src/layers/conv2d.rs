@@ -107,7 +107,11 @@ impl Layer for Conv2d {
         let g = self.geometry(batch_of(x, &self.input));
         let w = pass.param(&self.slots[0]);
         let b = pass.param(&self.slots[1]);
-        let y = conv::conv2d_forward(pass.gpu, &g, x, &w, &b, self.activation);
+        let fused = super::gemm_part(self.activation);
+        let mut y = conv::conv2d_forward(pass.gpu, &g, x, &w, &b, fused);
+        if fused != self.activation {
+            y = activation::activation_forward(pass.gpu, self.activation, &y);
+        }
         let y = y.reshape(&batched(g.batch, &self.output));
         let saved = Saved {
             input: Some(x.clone()),

@@ -67,15 +67,10 @@ impl Layer for Dense {
     fn forward(&self, pass: &Pass, x: &Tensor, logits: bool) -> (Tensor, Saved) {
         let w = pass.param(&self.slots[0]);
         let b = pass.param(&self.slots[1]);
-        let softmax = self.activation == Activation::Softmax;
-        let fused = if softmax {
-            Activation::Linear
-        } else {
-            self.activation
-        };
+        let fused = super::gemm_part(self.activation);
         let mut y = matmul::dense_forward(pass.gpu, x, &w, &b, fused);
-        if softmax && !logits {
-            y = activation::activation_forward(pass.gpu, Activation::Softmax, &y);
+        if fused != self.activation && !(logits && self.activation == Activation::Softmax) {
+            y = activation::activation_forward(pass.gpu, self.activation, &y);
         }
         let saved = Saved {
             input: Some(x.clone()),

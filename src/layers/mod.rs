@@ -6,6 +6,7 @@ mod activation;
 mod config;
 mod conv2d;
 mod dense;
+mod depthwise;
 mod dropout;
 mod flatten;
 mod pool;
@@ -14,7 +15,9 @@ use crate::gpu::Gpu;
 use crate::ops::Activation;
 use crate::tensor::Tensor;
 
-pub use config::{Conv2dConfig, DenseConfig, Initializer, LayerConfig, PoolConfig};
+pub use config::{
+    Conv2dConfig, DenseConfig, DepthwiseConv2dConfig, Initializer, LayerConfig, PoolConfig,
+};
 
 /// Location of one parameter tensor in the parameter arena.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -150,8 +153,25 @@ pub fn build(
             Box::new(activation::ActivationLayer::new(*activation, input))
         }
         LayerConfig::Dropout { rate } => Box::new(dropout::Dropout::new(*rate, index, input)?),
+        LayerConfig::DepthwiseConv2d(c) => {
+            Box::new(depthwise::DepthwiseConv2d::new(c, index, input, &mut slot)?)
+        }
     };
+    layer
+        .activation()
+        .check()
+        .map_err(|e| crate::Error::Config(format!("layer {index}: {e}")))?;
     Ok((layer, next))
+}
+
+/// The part of `act` that the GEMM kernels apply: `act` itself, or linear when the layer must
+/// apply `act` in its own pass (see [`Activation::is_gemm_fusable`]).
+fn gemm_part(act: Activation) -> Activation {
+    if act.is_gemm_fusable() {
+        act
+    } else {
+        Activation::Linear
+    }
 }
 
 /// Rows of a batch tensor: the batch size.

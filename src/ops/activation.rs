@@ -1,5 +1,6 @@
 //! Activation layers (activation.wgsl + act.wgsl): elementwise forward and backward, and
-//! row-wise softmax.
+//! row-wise softmax. Leaky ReLU's slope travels in the uniform, so one pipeline serves every
+//! slope.
 
 use super::Activation;
 use crate::gpu::{Gpu, Kernel};
@@ -11,15 +12,21 @@ use crate::tensor::Tensor;
 struct ActivationParams {
     len: u32,
     cols: u32,
-    pad: [u32; 2],
+    alpha: f32,
+    pad: u32,
 }
 
 impl ActivationParams {
-    fn new(len: usize, cols: usize) -> Self {
+    fn new(len: usize, cols: usize, act: Activation) -> Self {
+        let alpha = match act {
+            Activation::LeakyRelu { alpha } => alpha,
+            _ => 0.0,
+        };
         Self {
             len: len as u32,
             cols: cols as u32,
-            pad: [0; 2],
+            alpha,
+            pad: 0,
         }
     }
 }
@@ -28,7 +35,7 @@ impl ActivationParams {
 pub fn activation_forward(gpu: &Gpu, act: Activation, x: &Tensor) -> Tensor {
     let y = Tensor::empty(gpu, x.shape());
     let cols = *x.shape().last().expect("tensor has a shape");
-    let params = ActivationParams::new(x.len(), cols);
+    let params = ActivationParams::new(x.len(), cols, act);
     let storage = [x.binding(), y.binding()];
     if act == Activation::Softmax {
         let kernel = Kernel::new("activation", "softmax")
@@ -60,7 +67,7 @@ pub fn activation_backward(gpu: &Gpu, act: Activation, y: &Tensor, dy: &Tensor) 
     let kernel = Kernel::new("activation", "backward")
         .define("BACKWARD", 1)
         .define("ACT", act.code());
-    let params = ActivationParams::new(y.len(), 1);
+    let params = ActivationParams::new(y.len(), 1, act);
     let storage = [y.binding(), dy.binding(), dx.binding()];
     gpu.dispatch(&kernel, &params, &storage, gpu.grid_elements(y.len()));
     dx

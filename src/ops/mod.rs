@@ -3,6 +3,8 @@
 pub mod activation;
 pub mod augment;
 pub mod conv;
+pub mod crop;
+pub mod depthwise;
 pub mod dropout;
 mod gemm;
 pub mod geometry;
@@ -22,7 +24,10 @@ pub fn gemm_max_rows(gpu: &crate::gpu::Gpu) -> usize {
 }
 
 /// Elementwise (or, for softmax, row-wise) activation applied after a layer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+///
+/// In JSON, every activation but leaky ReLU is a string (`"relu"`); leaky ReLU is an object with
+/// its slope, `{"leaky_relu": {"alpha": 0.1}}`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum Activation {
     /// Identity, `f(x) = x`.
@@ -36,6 +41,12 @@ pub enum Activation {
     Tanh,
     /// Softmax over the last axis.
     Softmax,
+    /// `x` for `x > 0`, else `alpha * x`, as Keras's `LeakyReLU` and tfjs's `leakyRelu`.
+    LeakyRelu {
+        /// Slope for negative inputs, finite and at least 0, so that the sign of the output is
+        /// the sign of the input and the gradient can be read from the output.
+        alpha: f32,
+    },
 }
 
 impl Activation {
@@ -47,6 +58,24 @@ impl Activation {
             Activation::Sigmoid => 2,
             Activation::Tanh => 3,
             Activation::Softmax => 4,
+            Activation::LeakyRelu { .. } => 5,
+        }
+    }
+
+    /// Returns whether the GEMM kernels (conv2d.wgsl, matmul.wgsl through act.wgsl) can apply this
+    /// activation. Leaky ReLU needs its slope, which only activation.wgsl receives, so layers
+    /// apply it in a separate elementwise pass.
+    pub fn is_gemm_fusable(self) -> bool {
+        !matches!(self, Activation::LeakyRelu { .. } | Activation::Softmax)
+    }
+
+    /// Checks the activation's settings; the error names the bad value.
+    pub fn check(self) -> Result<(), String> {
+        match self {
+            Activation::LeakyRelu { alpha } if !(alpha.is_finite() && alpha >= 0.0) => Err(
+                format!("leaky_relu alpha must be a finite number of at least 0, got {alpha}"),
+            ),
+            _ => Ok(()),
         }
     }
 }

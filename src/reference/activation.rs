@@ -2,8 +2,8 @@
 
 use crate::ops::Activation;
 
-/// Applies `act` to x `[rows, row_len]`, returning y of the same shape. Linear, Relu, Sigmoid and
-/// Tanh are elementwise and ignore `row_len`. Softmax normalizes each row of `row_len` elements.
+/// Applies `act` to x `[rows, row_len]`, returning y of the same shape. Every activation but
+/// softmax is elementwise and ignores `row_len`. Softmax normalizes each row of `row_len` elements.
 pub fn activation_forward(act: Activation, x: &[f32], row_len: usize) -> Vec<f32> {
     match act {
         Activation::Linear => x.to_vec(),
@@ -11,13 +11,18 @@ pub fn activation_forward(act: Activation, x: &[f32], row_len: usize) -> Vec<f32
         Activation::Sigmoid => x.iter().map(|&v| sigmoid(v)).collect(),
         Activation::Tanh => x.iter().map(|&v| v.tanh()).collect(),
         Activation::Softmax => softmax_forward(x, row_len),
+        Activation::LeakyRelu { alpha } => x
+            .iter()
+            .map(|&v| if v > 0.0 { v } else { alpha * v })
+            .collect(),
     }
 }
 
 /// Computes the input gradient dx `[rows, row_len]` from the forward OUTPUT y and dy, both
-/// `[rows, row_len]`. Linear, Relu, Sigmoid and Tanh ignore `row_len`.
+/// `[rows, row_len]`. Every activation but softmax ignores `row_len`.
 ///
-/// Relu passes dy where `y > 0`, so the gradient at exactly `x = 0` is 0.
+/// Relu passes dy where `y > 0`, so the gradient at exactly `x = 0` is 0. Leaky ReLU likewise
+/// takes the slope `alpha` at `x = 0`.
 pub fn activation_backward(act: Activation, y: &[f32], dy: &[f32], row_len: usize) -> Vec<f32> {
     assert_eq!(
         y.len(),
@@ -33,6 +38,9 @@ pub fn activation_backward(act: Activation, y: &[f32], dy: &[f32], row_len: usiz
         Activation::Sigmoid => pairs.map(|(&y, &d)| d * y * (1.0 - y)).collect(),
         Activation::Tanh => pairs.map(|(&y, &d)| d * (1.0 - y * y)).collect(),
         Activation::Softmax => softmax_backward(y, dy, row_len),
+        Activation::LeakyRelu { alpha } => pairs
+            .map(|(&y, &d)| if y > 0.0 { d } else { alpha * d })
+            .collect(),
     }
 }
 

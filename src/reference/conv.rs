@@ -133,12 +133,12 @@ fn check_channels(g: &Conv2dGeometry) {
 }
 
 /// Input row read by output row `oh` at kernel row `kh`, or `None` when it falls in the padding.
-fn input_row(g: &Conv2dGeometry, oh: usize, kh: usize) -> Option<usize> {
+pub(crate) fn input_row(g: &Conv2dGeometry, oh: usize, kh: usize) -> Option<usize> {
     input_coord(oh * g.stride_h + kh * g.dilation_h, g.pad_top, g.in_h)
 }
 
 /// Input column read by output column `ow` at kernel column `kw`, or `None` in the padding.
-fn input_col(g: &Conv2dGeometry, ow: usize, kw: usize) -> Option<usize> {
+pub(crate) fn input_col(g: &Conv2dGeometry, ow: usize, kw: usize) -> Option<usize> {
     input_coord(ow * g.stride_w + kw * g.dilation_w, g.pad_left, g.in_w)
 }
 

@@ -8,7 +8,10 @@
 
 pub mod activation;
 pub mod augment;
+pub mod batch_norm;
 pub mod conv;
+pub mod crop;
+pub mod depthwise;
 pub mod dropout;
 pub mod loss;
 pub mod matmul;
@@ -17,7 +20,9 @@ pub mod pool;
 pub mod reduce;
 
 pub use activation::{activation_backward, activation_forward};
+pub use batch_norm::{batch_norm_inference, fold_batch_norm, BatchNorm};
 pub use conv::{conv2d_backward_filter, conv2d_backward_input, conv2d_forward};
+pub use depthwise::{depthwise_backward_filter, depthwise_backward_input, depthwise_forward};
 pub use dropout::{dropout_forward, dropout_mask, pcg_hash};
 pub use loss::{argmax_rows, softmax_cross_entropy};
 pub use matmul::{add_bias, matmul};

@@ -1,0 +1,160 @@
+//! DepthwiseConv2d layer: NHWC input, `[KH, KW, C, M]` kernel, bias, activation.
+
+use super::{batch_of, batched, Layer, ParamInit, ParamSlot, Pass, Saved};
+use crate::ops::depthwise::{self, DepthwiseGeometry, DepthwiseSpec};
+use crate::ops::{activation, Activation};
+use crate::tensor::Tensor;
+use crate::{Error, Result};
+
+use super::config::DepthwiseConv2dConfig;
+
+pub(super) struct DepthwiseConv2d {
+    spec: DepthwiseSpec,
+    input: [usize; 3],
+    output: Vec<usize>,
+    activation: Activation,
+    trainable: bool,
+    slots: Vec<ParamSlot>,
+}
+
+impl DepthwiseConv2d {
+    pub(super) fn new(
+        c: &DepthwiseConv2dConfig,
+        index: usize,
+        input: &[usize],
+        slot: &mut impl FnMut(&'static str, Vec<usize>, ParamInit) -> ParamSlot,
+    ) -> Result<Self> {
+        let &[h, w, channels] = input else {
+            return Err(Error::Config(format!(
+                "layer {index} (depthwise_conv2d) needs an [height, width, channels] input, got \
+                 {input:?}; remove the flatten or dense layer before it"
+            )));
+        };
+        let positive = |v: &[usize; 2]| v.iter().all(|&x| x > 0);
+        if c.depth_multiplier == 0
+            || !positive(&c.kernel_size)
+            || !positive(&c.strides)
+            || !positive(&c.dilation)
+        {
+            return Err(Error::Config(format!(
+                "layer {index} (depthwise_conv2d): depth_multiplier, kernel_size, strides and \
+                 dilation must be at least 1, got depth_multiplier {}, kernel_size {:?}, strides \
+                 {:?}, dilation {:?}",
+                c.depth_multiplier, c.kernel_size, c.strides, c.dilation
+            )));
+        }
+        if c.activation == Activation::Softmax {
+            return Err(Error::Config(format!(
+                "layer {index} (depthwise_conv2d): softmax is only supported on the last dense layer"
+            )));
+        }
+        let spec = DepthwiseSpec {
+            kernel: c.kernel_size,
+            multiplier: c.depth_multiplier,
+            stride: c.strides,
+            dilation: c.dilation,
+            padding: c.padding,
+        };
+        let g = DepthwiseGeometry::new(1, h, w, channels, &spec).ok_or_else(|| {
+            Error::Config(format!(
+                "layer {index} (depthwise_conv2d): kernel {:?} with dilation {:?} does not fit \
+                 the {h}x{w} input; use padding \"same\", a smaller kernel, or fewer pooling \
+                 layers before it",
+                c.kernel_size, c.dilation
+            ))
+        })?;
+        let taps = c.kernel_size[0] * c.kernel_size[1];
+        let kernel_init = ParamInit::Kernel {
+            initializer: c.depthwise_initializer,
+            fan_in: taps * channels,
+            fan_out: taps * c.depth_multiplier,
+        };
+        let out_c = channels * c.depth_multiplier;
+        let kernel_shape = vec![
+            c.kernel_size[0],
+            c.kernel_size[1],
+            channels,
+            c.depth_multiplier,
+        ];
+        let slots = vec![
+            slot("kernel", kernel_shape, kernel_init),
+            slot("bias", vec![out_c], ParamInit::Zeros),
+        ];
+        Ok(Self {
+            spec,
+            input: [h, w, channels],
+            output: vec![g.conv.out_h, g.conv.out_w, out_c],
+            activation: c.activation,
+            trainable: c.trainable,
+            slots,
+        })
+    }
+
+    fn geometry(&self, batch: usize) -> DepthwiseGeometry {
+        let [h, w, c] = self.input;
+        DepthwiseGeometry::new(batch, h, w, c, &self.spec)
+            .expect("checked when the layer was built")
+    }
+}
+
+impl Layer for DepthwiseConv2d {
+    fn output_shape(&self) -> &[usize] {
+        &self.output
+    }
+
+    fn params(&self) -> &[ParamSlot] {
+        &self.slots
+    }
+
+    fn activation(&self) -> Activation {
+        self.activation
+    }
+
+    fn forward(&self, pass: &Pass, x: &Tensor, _logits: bool) -> (Tensor, Saved) {
+        let g = self.geometry(batch_of(x, &self.input));
+        let w = pass.param(&self.slots[0]);
+        let b = pass.param(&self.slots[1]);
+        let mut y = depthwise::depthwise_forward(pass.gpu, &g, x, &w, &b);
+        if self.activation != Activation::Linear {
+            y = activation::activation_forward(pass.gpu, self.activation, &y);
+        }
+        let y = y.reshape(&batched(g.conv.batch, &self.output));
+        let saved = Saved {
+            input: Some(x.clone()),
+            output: Some(y.clone()),
+            aux: None,
+        };
+        (y, saved)
+    }
+
+    fn backward(&self, pass: &Pass, saved: &Saved, dy: &Tensor, need_dx: bool) -> Option<Tensor> {
+        let x = saved
+            .input
+            .as_ref()
+            .expect("depthwise_conv2d saves its input");
+        let y = saved
+            .output
+            .as_ref()
+            .expect("depthwise_conv2d saves its output");
+        let g = self.geometry(batch_of(x, &self.input));
+        let dz = match self.activation {
+            Activation::Linear => dy.clone(),
+            act => activation::activation_backward(pass.gpu, act, y, dy),
+        };
+        if self.trainable {
+            let dw = pass.grad(&self.slots[0]);
+            depthwise::depthwise_backward_filter(pass.gpu, &g, x, &dz, &dw, pass.accumulate);
+            crate::ops::reduce::bias_backward(
+                pass.gpu,
+                &dz,
+                &pass.grad(&self.slots[1]),
+                pass.accumulate,
+            );
+        }
+        need_dx.then(|| {
+            let w = pass.param(&self.slots[0]);
+            let dx = depthwise::depthwise_backward_input(pass.gpu, &g, &dz, &w);
+            dx.reshape(&batched(g.conv.batch, &self.input))
+        })
+    }
+}
