@@ -10,6 +10,7 @@ use webcnn::data::{embedded_mnist, Dataset};
 use webcnn::gpu::{Gpu, GpuOptions};
 use webcnn::io;
 use webcnn::model::{Model, ModelConfig};
+use webcnn::ops::augment::AugmentConfig;
 use webcnn::optim::{Optimizer, OptimizerConfig};
 use webcnn::reference;
 use webcnn::train::{self, EpochReport, RunOutcome, Session, TrainConfig};
@@ -248,6 +249,46 @@ fn three_steps_match_gpu() {
     for (name, config) in configs() {
         check_steps_on_one_batch(name, &config, 3);
     }
+}
+
+#[test]
+fn augmented_steps_match_gpu() {
+    let gpu = gpu();
+    let data = digits(12);
+    let settings = settings(3, 12);
+    let config = mixed_config(false);
+    let (_, optimizer, absolute) = optimizers().remove(0);
+    let augment = AugmentConfig {
+        rotation_degrees: 15.0,
+        translation_pixels: 2.0,
+        scale: 0.1,
+    };
+
+    let model = Model::new(gpu.clone(), config.clone(), 7).unwrap();
+    let gpu_optimizer = Optimizer::new(&model, optimizer.clone()).unwrap();
+    let mut gpu_session = Session::new(model, gpu_optimizer, &data, &settings).unwrap();
+    gpu_session.set_augment(augment).unwrap();
+    while pollster::block_on(gpu_session.run(usize::MAX)).unwrap() != RunOutcome::Done {}
+
+    let model = CpuModel::new(config.clone(), 7).unwrap();
+    let mut cpu_session = CpuSession::new(model, optimizer.clone(), &data, &settings).unwrap();
+    cpu_session.set_augment(augment).unwrap();
+    while cpu_session.run(usize::MAX).unwrap() != RunOutcome::Done {}
+
+    let what = "augmented, 3 steps";
+    let gpu_weights = gpu_weights(gpu_session.model());
+    compare_weights(what, &cpu_session.model().weights(), &gpu_weights, absolute);
+    assert_reports_match(what, cpu_session.reports(), gpu_session.reports());
+
+    // The warp took part: training without it ends elsewhere.
+    let plain = train_cpu(&config, &optimizer, &data, &settings);
+    let moved = plain
+        .model()
+        .weights()
+        .iter()
+        .zip(&gpu_weights)
+        .any(|((_, _, a), (_, _, b))| a.iter().zip(b).any(|(x, y)| (x - y).abs() > 1e-3));
+    assert!(moved, "augmentation left the weights as without it");
 }
 
 #[test]

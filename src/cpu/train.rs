@@ -5,8 +5,9 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 
 use crate::data::Dataset;
+use crate::ops::augment::AugmentConfig;
 use crate::optim::OptimizerConfig;
-use crate::reference::{argmax_rows, softmax_cross_entropy};
+use crate::reference::{argmax_rows, augment, softmax_cross_entropy};
 use crate::train::{class_metrics, EpochReport, Evaluation, RunOutcome, StepReport, TrainConfig};
 use crate::{clock, Error, Result};
 
@@ -56,6 +57,7 @@ pub struct CpuSession {
     train_seconds: f64,
     metrics: Metrics,
     reports: Vec<EpochReport>,
+    augment: Option<AugmentConfig>,
 }
 
 impl CpuSession {
@@ -86,12 +88,22 @@ impl CpuSession {
             train_seconds: 0.0,
             metrics: Metrics::default(),
             reports: Vec::new(),
+            augment: None,
             model,
             optimizer,
             train,
             validation,
             config: config.clone(),
         })
+    }
+
+    /// Warps every training image from now on by a random affine transform drawn within
+    /// `config`, the same transforms the GPU session draws for the same step. Validation and
+    /// test images stay as they are, and all ranges 0 turns augmentation off.
+    pub fn set_augment(&mut self, config: AugmentConfig) -> Result<()> {
+        config.validate()?;
+        self.augment = (!config.is_identity()).then_some(config);
+        Ok(())
     }
 
     /// The model being trained.
@@ -182,7 +194,14 @@ impl CpuSession {
         let global_step = ((self.epoch - 1) * self.steps_per_epoch() + index) as u32;
         let seed = (self.config.seed as u32) ^ global_step.wrapping_mul(0x9e37_79b9);
 
-        let (images, labels) = gather(&self.train, batch);
+        let (mut images, labels) = gather(&self.train, batch);
+        if let Some(config) = &self.augment {
+            // The GPU session seeds chunk c of a split batch with (c << 32) | seed; the CPU
+            // path runs the batch as one chunk.
+            let transforms = config.transforms(batch.len(), u64::from(seed));
+            let [h, w, c] = self.model.input_shape();
+            images = augment::warp(&images, [batch.len(), h, w, c], &transforms);
+        }
         let classes = self.model.classes();
         let trace = self
             .model

@@ -12,7 +12,7 @@ use crate::model::{Model, ModelConfig};
 use crate::ops::augment::AugmentConfig;
 use crate::optim::{Optimizer, OptimizerConfig};
 use crate::train::{self, EpochReport, Evaluation, RunOutcome, Session, StepReport, TrainConfig};
-use crate::{Error, Result};
+use crate::Result;
 
 /// Device that builds and trains the models.
 pub enum Engine {
@@ -190,15 +190,11 @@ impl Run {
         }
     }
 
-    /// Sets the random warp of the training images (GPU only; the CPU path accepts only the
-    /// identity).
+    /// Sets the random warp of the training images.
     pub fn set_augment(&mut self, config: AugmentConfig) -> Result<()> {
         match self {
             Run::Gpu(session) => session.set_augment(config),
-            Run::Cpu(_) if config.is_identity() => Ok(()),
-            Run::Cpu(_) => Err(Error::Config(
-                "augmentation runs only on the GPU; turn it off to train on the CPU".into(),
-            )),
+            Run::Cpu(session) => session.set_augment(config),
         }
     }
 

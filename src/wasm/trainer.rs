@@ -180,12 +180,6 @@ impl Trainer {
         settings.train.validate().map_err(js_error)?;
         settings.optimizer.validate().map_err(js_error)?;
         settings.augment.validate().map_err(js_error)?;
-        if !settings.augment.is_identity() && matches!(self.engine, Engine::Cpu) {
-            return Err(js_error(
-                "augmentation runs on the GPU, and this browser has no WebGPU; turn it off to \
-                 train on the CPU",
-            ));
-        }
         // Borrow the field directly, so `self.state` stays free to change below.
         let data = match &self.data {
             Some(split) => &split.train,

@@ -37,7 +37,6 @@ const elements = {
   augmentRotation: $('#augment-rotation'),
   augmentTranslation: $('#augment-translation'),
   augmentScaling: $('#augment-scaling'),
-  augmentNote: $('#augment-note'),
   train: $('#train'),
   pause: $('#pause'),
   resume: $('#resume'),
@@ -560,10 +559,6 @@ function showBackend(info) {
       `WebGPU is not available here (${info.fallbackReason}), so this page trains on the CPU ` +
       'instead. That works, but it is much slower than on a GPU.';
     elements.notice.hidden = false;
-    for (const box of [elements.augmentRotation, elements.augmentTranslation, elements.augmentScaling]) {
-      box.disabled = true;
-    }
-    elements.augmentNote.hidden = false;
   }
   elements.dataStatus.textContent =
     `${(info.data.train + info.data.test).toLocaleString('en')} MNIST digits: ` +
