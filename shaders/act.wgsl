@@ -1,9 +1,15 @@
-// Elementwise activations selected by ACT: 0 linear, 1 relu, 2 sigmoid, 3 tanh (softmax is
-// row-wise and lives in activation.wgsl). Gradients are written in terms of the output y.
-// Code 5 (leaky ReLU) needs its slope, so only activation.wgsl applies it; GEMM callers pass
-// linear instead (Activation::is_gemm_fusable), and here it would act as linear.
+// Elementwise activations selected by ACT: 0 linear, 1 relu, 2 sigmoid, 3 tanh, 5 leaky ReLU
+// with slope alpha() (softmax is row-wise and lives in activation.wgsl). Gradients are written in
+// terms of the output y.
 
 const ACT: u32 = {{ACT}}u;
+// Leaky ReLU's slope for negative inputs (at least 0), as the bits of an f32: naga does not
+// evaluate bitcast in a const declaration, so alpha() converts it where it is used.
+const ALPHA_BITS: u32 = {{ALPHA_BITS}}u;
+
+fn alpha() -> f32 {
+    return bitcast<f32>(ALPHA_BITS);
+}
 
 fn activate(x: f32) -> f32 {
     if (ACT == 1u) {
@@ -13,6 +19,8 @@ fn activate(x: f32) -> f32 {
         return 1.0 / (1.0 + exp(-x));
     } else if (ACT == 3u) {
         return tanh(x);
+    } else if (ACT == 5u) {
+        return select(alpha() * x, x, x > 0.0);
     }
     return x;
 }
@@ -25,6 +33,9 @@ fn activate_grad(y: f32) -> f32 {
         return y * (1.0 - y);
     } else if (ACT == 3u) {
         return 1.0 - y * y;
+    } else if (ACT == 5u) {
+        // With alpha() >= 0, y > 0 exactly when x > 0.
+        return select(alpha(), 1.0, y > 0.0);
     }
     return 1.0;
 }

@@ -1,34 +1,16 @@
 // Activation layers over flat tensors, and row-wise softmax.
-// FORWARD   y[i] = apply(x[i])                    bindings: 1 x, 2 y
-// BACKWARD  dx[i] = dy[i] * apply'(y[i])          bindings: 1 y, 2 dy, 3 dx
+// FORWARD   y[i] = activate(x[i])                bindings: 1 x, 2 y
+// BACKWARD  dx[i] = dy[i] * activate'(y[i])       bindings: 1 y, 2 dy, 3 dx
 // SOFTMAX   y[r, j] = exp(x[r, j] - max_r) / sum  bindings: 1 x [rows, cols], 2 y (one row/thread)
 // Elementwise grid: 64-thread workgroups, linear index id.x + id.y * num_workgroups.x.
 
-// alpha: slope of leaky ReLU (ACT 5) for negative inputs, at least 0.
 struct Params {
-    len: u32, cols: u32, alpha: f32, _pad0: u32,
+    len: u32, cols: u32, _pad0: u32, _pad1: u32,
 }
 
 const WG: u32 = 64u;
-const ACT_LEAKY_RELU: u32 = 5u;
 
 @group(0) @binding(0) var<uniform> p: Params;
-
-// act.wgsl's activation, or leaky ReLU, whose slope only this module receives.
-fn apply(v: f32) -> f32 {
-    if (ACT == ACT_LEAKY_RELU) {
-        return select(p.alpha * v, v, v > 0.0);
-    }
-    return activate(v);
-}
-
-// d apply / dx from the output y; with alpha >= 0, y > 0 exactly when x > 0.
-fn apply_grad(y: f32) -> f32 {
-    if (ACT == ACT_LEAKY_RELU) {
-        return select(p.alpha, 1.0, y > 0.0);
-    }
-    return activate_grad(y);
-}
 
 fn linear_index(wg: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {
     return (wg.x + wg.y * nwg.x) * WG + lid;
@@ -46,7 +28,7 @@ fn forward(
 ) {
     let i = linear_index(wg, nwg, lid);
     if (i < p.len) {
-        y[i] = apply(x[i]);
+        y[i] = activate(x[i]);
     }
 }
 //#endif
@@ -64,7 +46,7 @@ fn backward(
 ) {
     let i = linear_index(wg, nwg, lid);
     if (i < p.len) {
-        dx[i] = dy[i] * apply_grad(y[i]);
+        dx[i] = dy[i] * activate_grad(y[i]);
     }
 }
 //#endif

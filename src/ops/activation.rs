@@ -1,6 +1,5 @@
 //! Activation layers (activation.wgsl + act.wgsl): elementwise forward and backward, and
-//! row-wise softmax. Leaky ReLU's slope travels in the uniform, so one pipeline serves every
-//! slope.
+//! row-wise softmax.
 
 use super::Activation;
 use crate::gpu::{Gpu, Kernel};
@@ -12,21 +11,15 @@ use crate::tensor::Tensor;
 struct ActivationParams {
     len: u32,
     cols: u32,
-    alpha: f32,
-    pad: u32,
+    pad: [u32; 2],
 }
 
 impl ActivationParams {
-    fn new(len: usize, cols: usize, act: Activation) -> Self {
-        let alpha = match act {
-            Activation::LeakyRelu { alpha } => alpha,
-            _ => 0.0,
-        };
+    fn new(len: usize, cols: usize) -> Self {
         Self {
             len: len as u32,
             cols: cols as u32,
-            alpha,
-            pad: 0,
+            pad: [0; 2],
         }
     }
 }
@@ -35,12 +28,11 @@ impl ActivationParams {
 pub fn activation_forward(gpu: &Gpu, act: Activation, x: &Tensor) -> Tensor {
     let y = Tensor::empty(gpu, x.shape());
     let cols = *x.shape().last().expect("tensor has a shape");
-    let params = ActivationParams::new(x.len(), cols, act);
+    let params = ActivationParams::new(x.len(), cols);
     let storage = [x.binding(), y.binding()];
     if act == Activation::Softmax {
-        let kernel = Kernel::new("activation", "softmax")
-            .define("SOFTMAX", 1)
-            .define("ACT", 0);
+        let kernel =
+            Activation::Linear.define(Kernel::new("activation", "softmax").define("SOFTMAX", 1));
         gpu.dispatch(
             &kernel,
             &params,
@@ -48,9 +40,7 @@ pub fn activation_forward(gpu: &Gpu, act: Activation, x: &Tensor) -> Tensor {
             gpu.grid_elements(x.len() / cols),
         );
     } else {
-        let kernel = Kernel::new("activation", "forward")
-            .define("FORWARD", 1)
-            .define("ACT", act.code());
+        let kernel = act.define(Kernel::new("activation", "forward").define("FORWARD", 1));
         gpu.dispatch(&kernel, &params, &storage, gpu.grid_elements(x.len()));
     }
     y
@@ -64,10 +54,8 @@ pub fn activation_backward(gpu: &Gpu, act: Activation, y: &Tensor, dy: &Tensor) 
         "softmax backward goes through the fused loss"
     );
     let dx = Tensor::empty(gpu, y.shape());
-    let kernel = Kernel::new("activation", "backward")
-        .define("BACKWARD", 1)
-        .define("ACT", act.code());
-    let params = ActivationParams::new(y.len(), 1, act);
+    let kernel = act.define(Kernel::new("activation", "backward").define("BACKWARD", 1));
+    let params = ActivationParams::new(y.len(), 1);
     let storage = [y.binding(), dy.binding(), dx.binding()];
     gpu.dispatch(&kernel, &params, &storage, gpu.grid_elements(y.len()));
     dx

@@ -38,9 +38,8 @@ fn conv_kernel(
     act: Activation,
 ) -> Kernel {
     let u = |v: usize| v as u32;
-    plan.kernel("conv2d")
+    act.define(plan.kernel("conv2d"))
         .define(variant, 1)
-        .define("ACT", act.code())
         .define("IN_H", u(g.in_h))
         .define("IN_W", u(g.in_w))
         .define("IN_C", u(g.in_c))

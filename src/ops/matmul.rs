@@ -33,10 +33,9 @@ pub fn matmul_into(
     assert_eq!(b.len(), k * n, "matmul B shape");
     assert_eq!(c.len(), m * n, "matmul C shape");
     let plan = GemmPlan::new(gpu, m, n, k, true);
-    let kernel = plan
-        .kernel("matmul")
+    let kernel = Activation::Linear
+        .define(plan.kernel("matmul"))
         .define("NO_BIAS", 1)
-        .define("ACT", 0)
         .define("TRANSPOSE_A", transpose_a as u32)
         .define("TRANSPOSE_B", transpose_b as u32);
     let params = MatmulParams {
@@ -76,10 +75,9 @@ pub fn dense_forward(gpu: &Gpu, x: &Tensor, w: &Tensor, bias: &Tensor, act: Acti
     assert_eq!(x.len(), batch * inputs, "dense input shape");
     let y = Tensor::empty(gpu, &[batch, units]);
     let plan = GemmPlan::new(gpu, batch, units, inputs, false);
-    let kernel = plan
-        .kernel("matmul")
+    let kernel = act
+        .define(plan.kernel("matmul"))
         .define("BIAS", 1)
-        .define("ACT", act.code())
         .define("TRANSPOSE_A", 0)
         .define("TRANSPOSE_B", 0);
     let params = MatmulParams {

@@ -16,6 +16,8 @@ pub mod reduce;
 
 use serde::{Deserialize, Serialize};
 
+use crate::gpu::Kernel;
+
 pub use geometry::{Conv2dGeometry, Conv2dSpec, Padding, Pool2dGeometry};
 
 /// Rows of a GEMM (batch * OH * OW for a conv) that fit the workgroup grid of `gpu`.
@@ -63,10 +65,21 @@ impl Activation {
     }
 
     /// Returns whether the GEMM kernels (conv2d.wgsl, matmul.wgsl through act.wgsl) can apply this
-    /// activation. Leaky ReLU needs its slope, which only activation.wgsl receives, so layers
-    /// apply it in a separate elementwise pass.
+    /// activation: every one but softmax, which is row-wise.
     pub fn is_gemm_fusable(self) -> bool {
-        !matches!(self, Activation::LeakyRelu { .. } | Activation::Softmax)
+        self != Activation::Softmax
+    }
+
+    /// Sets act.wgsl's placeholders of `kernel` for this activation: its code and, for leaky
+    /// ReLU, the bits of its slope.
+    pub(crate) fn define(self, kernel: Kernel) -> Kernel {
+        let alpha = match self {
+            Activation::LeakyRelu { alpha } => alpha,
+            _ => 0.0,
+        };
+        kernel
+            .define("ACT", self.code())
+            .define("ALPHA_BITS", alpha.to_bits())
     }
 
     /// Checks the activation's settings; the error names the bad value.
