@@ -9,10 +9,6 @@ const SYSTEMS = {
     const { runWebcnn } = await import('./systems/webcnn.js');
     return runWebcnn(options);
   },
-  kernels: async (options) => {
-    const { runKernels } = await import('./systems/webcnn.js');
-    return runKernels(options);
-  },
   'tfjs-webgpu': (options) => runTfjs('webgpu', options),
   'tfjs-webgl': (options) => runTfjs('webgl', options),
   'tfjs-cpu': (options) => runTfjs('cpu', options),
