@@ -51,26 +51,26 @@ export function summarize(report) {
 
 function trainingTable(report) {
   const rows = [
-    '| system | what ran | warm-up (ms) | median step (ms) | examples/s | GFLOP/s | loss (last 5 steps) | GPU bytes | dispatches / step | readbacks / step |',
-    '|---|---|---|---|---|---|---|---|---|---|',
+    '| system | what ran | warm-up (ms) | median step (ms) | examples/s | GFLOP/s | loss (last 5 steps) | GPU bytes | dispatches / step | readbacks / step | load |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const [name, r] of Object.entries(report.systems)) {
     if (r.status !== 'ok') {
-      rows.push(`| ${name} | ${DESCRIPTIONS[name]} | ${r.status}: ${r.error.split('\n')[0].slice(0, 160)} | | | | | | | |`);
+      rows.push(`| ${name} | ${DESCRIPTIONS[name]} | ${r.status}: ${r.error.split('\n')[0].slice(0, 160)} | | | | | | | | |`);
       continue;
     }
     rows.push(
       `| ${name} | ${DESCRIPTIONS[name]} | ${integer(r.warmup_ms)} | ${integer(r.median_step_ms)} | ` +
         `${fixed(r.examples_per_second)} | ${fixed(r.gflops, 2)} | ${fixed(r.loss, 3)} | ` +
         `${r.gpu_bytes == null ? 'CPU' : mib(r.gpu_bytes)} | ${fixed(r.dispatches_per_step, 0)} | ` +
-        `${fixed(r.readbacks_per_step, 2)} |`,
+        `${fixed(r.readbacks_per_step, 2)} | ${fixed(r.load_average_at_start, 1)} |`,
     );
   }
   const native = report.native;
   if (native?.examples_per_second) {
     rows.push(
       `| webcnn native | the CLI's core on ${native.adapter} (\`cargo bench --bench train\`), seed-cnn, Adam | | | ` +
-        `${fixed(native.examples_per_second)} | ${fixed((native.examples_per_second * report.flops.train_flops_per_example) / 1e9, 2)} | | | | |`,
+        `${fixed(native.examples_per_second)} | ${fixed((native.examples_per_second * report.flops.train_flops_per_example) / 1e9, 2)} | | | | | ${fixed(native.load_average_at_start, 1)} |`,
     );
   }
   return rows.join('\n');
@@ -149,7 +149,7 @@ function markdown(report) {
     '',
     trainingTable(report),
     '',
-    `How it is measured: the first step is the warm-up (it includes shader compilation). Then each system runs at least ${report.options.minSteps} steps and for at least ${report.options.minSeconds} s (at most ${report.options.maxSteps} steps); the median step time gives examples/s. Every step ends when its result is on the CPU: webcnn reads its loss back from the GPU after each timed step, and tfjs's \`trainOnBatch\` reads the loss back too. GFLOP/s uses ${(report.flops.train_flops_per_example / 1e6).toFixed(2)} MFLOP per example: ${report.flops.formula}. The loss is the mean training loss of the last 5 timed steps (models start from different random weights). GPU bytes: webcnn's buffer pool; tfjs's \`tf.memory()\` (bytes allocated on the GPU).`,
+    `How it is measured: the first step is the warm-up (it includes shader compilation). Then each system runs at least ${report.options.minSteps} steps and for at least ${report.options.minSeconds} s (at most ${report.options.maxSteps} steps); the median step time gives examples/s. Every step ends when its result is on the CPU: webcnn reads its loss back from the GPU after each timed step, and tfjs's \`trainOnBatch\` reads the loss back too. GFLOP/s uses ${(report.flops.train_flops_per_example / 1e6).toFixed(2)} MFLOP per example: ${report.flops.formula}. The loss is the mean training loss of the last 5 timed steps (models start from different random weights). GPU bytes: webcnn's buffer pool; tfjs's \`tf.memory()\` (bytes allocated on the GPU). Load: the 1-minute load average when the system started, because other jobs shared the cores.`,
     '',
     report.systems.webcnn?.status === 'ok'
       ? `webcnn pipelined: ${report.options.pipelineCalls} calls of ${report.options.pipelineSteps} steps with one readback each ran ${fixed(report.systems.webcnn.pipelined_examples_per_second)} examples/s (${fixed(report.systems.webcnn.pipelined_step_ms, 0)} ms per step, ${fixed(report.systems.webcnn.pipelined_readbacks_per_step, 2)} readbacks per step); the trainer page trains this way.`

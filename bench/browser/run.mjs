@@ -36,14 +36,14 @@ export const WEBCNN_REQUIRED = ['dispatches_per_step', 'readbacks_per_step', 'gp
 const FULL = {
   batchSize: 64,
   seed: 1,
-  minSteps: 8,
-  minSeconds: 20,
+  minSteps: 6,
+  minSeconds: 15,
   maxSteps: 60,
-  pipelineSteps: 10,
+  pipelineSteps: 8,
   pipelineCalls: 2,
   quickKernels: false,
   kernelSeconds: 1,
-  systemTimeoutSeconds: 360,
+  systemTimeoutSeconds: 540,
 };
 const SMOKE = {
   ...FULL,
@@ -71,6 +71,7 @@ function machineInfo() {
 
 /** Runs `cargo bench --bench train -- --json` (or reads its saved output) and parses the JSON. */
 async function nativeFigures(jsonFile) {
+  const load = jsonFile ? null : os.loadavg()[0];
   let text;
   if (jsonFile) {
     text = await readFile(jsonFile, 'utf8');
@@ -89,7 +90,11 @@ async function nativeFigures(jsonFile) {
   if (!line) throw new Error('no JSON line in the output of cargo bench --bench train -- --json');
   const bench = JSON.parse(line);
   return {
-    native: { adapter: bench.adapter, examples_per_second: bench.train_examples_per_second },
+    native: {
+      adapter: bench.adapter,
+      examples_per_second: bench.train_examples_per_second,
+      load_average_at_start: load,
+    },
     kernels: {
       fma_peak_gflops: bench.fma_peak_gflops,
       conv: bench.conv,
@@ -191,11 +196,12 @@ async function main() {
   try {
     for (const system of SYSTEMS) {
       const started = Date.now();
+      const load = os.loadavg()[0];
       try {
         const run = await runInPage(browser, server.url, system, options);
         report.machine.adapter ??= run.adapter;
         const result = system === 'webcnn' ? takeKernels(run.result, report, problems) : run.result;
-        report.systems[system] = { status: 'ok', ...result };
+        report.systems[system] = { status: 'ok', ...result, load_average_at_start: load };
         const missing = missingFields(system, result);
         if (missing.length) problems.push(`${system}: missing or non-numeric ${missing.join(', ')}`);
       } catch (error) {
