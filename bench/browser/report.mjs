@@ -86,8 +86,8 @@ function kernelTable(report) {
   ];
   const row = (name, value, nativeValue) =>
     rows.push(
-      `| ${name} | ${fixed(value)} | ${fixed((100 * value) / browser.fma_peak_gflops, 0)}% | ` +
-        `${fixed(nativeValue)} | ${native ? `${fixed((100 * nativeValue) / native.fma_peak_gflops, 0)}%` : '-'} |`,
+      `| ${name} | ${fixed(value, 2)} | ${fixed((100 * value) / browser.fma_peak_gflops, 0)}% | ` +
+        `${fixed(nativeValue, 2)} | ${native ? `${fixed((100 * nativeValue) / native.fma_peak_gflops, 0)}%` : '-'} |`,
     );
   row('FMA peak (shaders/peak.wgsl)', browser.fma_peak_gflops, native?.fma_peak_gflops);
   for (const conv of browser.conv) {
@@ -122,7 +122,7 @@ export function chart(report) {
     return (
       `<text x="${left - 8}" y="${y + 16}" text-anchor="end">${name}</text>` +
       `<rect x="${left}" y="${y}" width="${Math.max(1, value * scale).toFixed(1)}" height="${barHeight}" fill="${color}"/>` +
-      `<text x="${left + value * scale + 6}" y="${y + 16}">${value.toFixed(1)}</text>`
+      `<text x="${(left + value * scale + 6).toFixed(1)}" y="${y + 16}">${value.toFixed(1)}</text>`
     );
   });
   return [
