@@ -15,7 +15,7 @@ import { REQUIRED, SYSTEMS, WEBCNN_REQUIRED, missingFields } from '../../bench/b
 
 const runScript = fileURLToPath(new URL('../../bench/browser/run.mjs', import.meta.url));
 
-test('the benchmark smoke run reports every system', { timeout: 600_000 }, async () => {
+test('the benchmark smoke run reports every system', { timeout: 900_000 }, async () => {
   const out = await mkdtemp(join(tmpdir(), 'webcnn-bench-'));
   try {
     const started = Date.now();
