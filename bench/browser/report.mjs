@@ -21,8 +21,8 @@ const integer = (value) => (Number.isFinite(value) ? Math.round(value).toLocaleS
 const mib = (bytes) => (Number.isFinite(bytes) ? `${(bytes / 2 ** 20).toFixed(1)} MiB` : '-');
 
 /**
- * Adds the comparison against the targets: webcnn's speed-up over the fastest peer and the
- * share of the FMA peak its conv kernels reach.
+ * Compares the run with the targets and returns webcnn's speed-up over the fastest peer and
+ * the lowest and highest share of the FMA peak that its conv kernels reach.
  * @param {object} report the benchmark report without `summary`
  */
 export function summarize(report) {

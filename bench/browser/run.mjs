@@ -116,7 +116,7 @@ async function runInPage(browser, url, system, options) {
     let timer;
     const timeout = new Promise((_, reject) => {
       timer = setTimeout(
-        () => reject(new Error(`${system} took longer than ${options.systemTimeoutSeconds} s`)),
+        () => reject(new Error(`${system} timed out after ${options.systemTimeoutSeconds} s`)),
         options.systemTimeoutSeconds * 1000,
       );
     });
