@@ -33,16 +33,19 @@ if [[ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $wasm_bindgen_ver
     cargo install wasm-bindgen-cli --version "$wasm_bindgen_version"
 fi
 
-# The page's npm packages (Vite, Chart.js, idb, binaryen, playwright-core), reinstalled only
-# when package-lock.json is newer than the installed tree.
+# The npm packages of the page (Vite, Chart.js, idb, binaryen, playwright-core) and of the
+# benchmark harness (TensorFlow.js, ConvNetJS), each reinstalled only when its
+# package-lock.json is newer than the installed tree.
 if ! command -v npm >/dev/null; then
     echo "error: npm not found; install Node.js 20.19 or newer with npm" >&2
     exit 1
 fi
-if [[ ! -f www/node_modules/.package-lock.json ||
-    www/package-lock.json -nt www/node_modules/.package-lock.json ]]; then
-    (cd www && npm ci --no-audit --no-fund)
-fi
+for dir in www bench/browser; do
+    if [[ ! -f $dir/node_modules/.package-lock.json ||
+        $dir/package-lock.json -nt $dir/node_modules/.package-lock.json ]]; then
+        (cd "$dir" && npm ci --no-audit --no-fund)
+    fi
+done
 
 # The face detector: face-api's weights from npm, converted into a webcnn model file.
 bash scripts/fetch-face-detector.sh

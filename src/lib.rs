@@ -1,5 +1,6 @@
 //! webcnn: train convolutional networks on the GPU through WebGPU, in the browser and natively.
 
+pub mod bench;
 mod clock;
 pub mod cpu;
 pub mod data;

@@ -70,6 +70,7 @@ pub struct Gpu {
     commands: RefCell<Vec<Command>>,
     dispatch_count: Cell<u64>,
     submit_count: Cell<u64>,
+    readback_count: Cell<u64>,
 }
 
 impl Gpu {
@@ -122,6 +123,7 @@ impl Gpu {
             commands: RefCell::default(),
             dispatch_count: Cell::new(0),
             submit_count: Cell::new(0),
+            readback_count: Cell::new(0),
         })
     }
 
@@ -226,6 +228,11 @@ impl Gpu {
     /// Dispatches and submits recorded since the device was created.
     pub fn counters(&self) -> (u64, u64) {
         (self.dispatch_count.get(), self.submit_count.get())
+    }
+
+    /// Buffers read back (with [`Gpu::read_words`]) since the device was created.
+    pub fn readbacks(&self) -> u64 {
+        self.readback_count.get()
     }
 
     /// Largest storage binding in bytes.

@@ -17,6 +17,7 @@ impl Gpu {
             size: binding.size,
         });
         self.submit();
+        self.readback_count.set(self.readback_count.get() + 1);
 
         let (sender, receiver) = futures_channel::oneshot::channel();
         let slice = staging.buffer.slice(..binding.size);

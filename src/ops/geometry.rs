@@ -138,9 +138,10 @@ impl Conv2dGeometry {
         self.batch * self.out_h * self.out_w * self.out_c
     }
 
-    /// Multiply-adds of the forward pass (each backward pass does the same number).
-    pub fn macs(&self) -> usize {
-        self.output_len() * self.k_h * self.k_w * self.in_c
+    /// Multiply-adds of the forward pass (each backward pass does the same number). A u64,
+    /// because large layers exceed the 32-bit `usize` of wasm32.
+    pub fn macs(&self) -> u64 {
+        self.output_len() as u64 * (self.k_h * self.k_w * self.in_c) as u64
     }
 }
 
@@ -230,5 +231,20 @@ mod tests {
     fn valid_padding_rejects_too_small_input() {
         assert_eq!(axis_output(2, 3, 1, Padding::Valid), None);
         assert_eq!(axis_output(7, 3, 3, Padding::Valid), Some((2, 0)));
+    }
+
+    #[test]
+    fn macs_exceed_32_bits_without_wrapping() {
+        // 254 * 254 outputs * 128 filters * 3 * 3 * 64 inputs: more than u32::MAX, which wrapped
+        // on wasm32 while macs() returned usize.
+        let spec = Conv2dSpec {
+            kernel: [3, 3],
+            filters: 128,
+            stride: [1, 1],
+            dilation: [1, 1],
+            padding: Padding::Valid,
+        };
+        let g = Conv2dGeometry::new(1, 256, 256, 64, &spec).unwrap();
+        assert_eq!(g.macs(), 4_756_635_648);
     }
 }

@@ -4,14 +4,20 @@
 //! text.
 
 mod backend;
+mod bench;
 mod inspect;
 mod trainer;
 
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
+use crate::data::{
+    parse_idx_dataset, stratified_split, DataSplit, DEFAULT_SPLIT_SEED, DEFAULT_TEST_FRACTION,
+};
+use crate::gpu::{Gpu, GpuOptions};
 use crate::model::{build_layers, check_output, ModelConfig};
 
+pub use bench::{train_digits, Bench};
 pub use trainer::Trainer;
 
 /// Installs the panic hook and routes the `log` crate to the browser console.
@@ -31,6 +37,25 @@ fn js_error(error: impl std::fmt::Display) -> JsError {
 fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, JsError> {
     let serializer = serde_wasm_bindgen::Serializer::json_compatible();
     value.serialize(&serializer).map_err(js_error)
+}
+
+/// Opens a WebGPU device whose uncaptured errors go to the console. wgpu's default handler
+/// panics, which would hide the WebGPU message.
+async fn open_gpu() -> Result<Gpu, JsError> {
+    let gpu = Gpu::new(GpuOptions::default()).await.map_err(js_error)?;
+    gpu.device.on_uncaptured_error(std::sync::Arc::new(|error| {
+        log::error!("WebGPU error: {error}")
+    }));
+    Ok(gpu)
+}
+
+/// Parses gzipped (or plain) IDX images and labels and splits them 7:3 into train and test
+/// parts with the seed the native CLI uses.
+fn split_digits(images: &[u8], labels: &[u8]) -> Result<DataSplit, JsError> {
+    let dataset = parse_idx_dataset(images, "images", labels, "labels").map_err(js_error)?;
+    let (train, test) =
+        stratified_split(&dataset, DEFAULT_TEST_FRACTION, DEFAULT_SPLIT_SEED).map_err(js_error)?;
+    Ok(DataSplit { train, test })
 }
 
 /// Returns the JSON model config of a preset (`seed-cnn` or `lenet5`).

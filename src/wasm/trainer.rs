@@ -7,9 +7,8 @@ use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 
 use super::backend::{Engine, Net, NetRef, Run};
-use super::{inspect, js_error, layer_rows, to_js};
-use crate::data::{parse_idx_dataset, stratified_split, DataSplit, Dataset, DEFAULT_SPLIT_SEED};
-use crate::gpu::{Gpu, GpuOptions};
+use super::{inspect, js_error, layer_rows, open_gpu, split_digits, to_js};
+use crate::data::{DataSplit, Dataset};
 use crate::model::ModelConfig;
 use crate::ops::augment::AugmentConfig;
 use crate::optim::OptimizerConfig;
@@ -77,11 +76,7 @@ pub struct Trainer {
 impl Trainer {
     /// Opens a WebGPU device. Raises the adapter error when the browser has no WebGPU.
     pub async fn create() -> Result<Trainer, JsError> {
-        let gpu = Gpu::new(GpuOptions::default()).await.map_err(js_error)?;
-        // wgpu's default handler panics; log instead, so the console shows the WebGPU message.
-        gpu.device.on_uncaptured_error(std::sync::Arc::new(|error| {
-            log::error!("WebGPU error: {error}")
-        }));
+        let gpu = open_gpu().await?;
         Ok(Trainer::with_engine(
             Engine::Gpu(std::rc::Rc::new(gpu)),
             None,
@@ -123,16 +118,15 @@ impl Trainer {
     /// test parts with the seed the native CLI uses. Returns `{train, test, classes, shape}`.
     #[wasm_bindgen(js_name = loadData)]
     pub fn load_data(&mut self, images: &[u8], labels: &[u8]) -> Result<JsValue, JsError> {
-        let dataset = parse_idx_dataset(images, "images", labels, "labels").map_err(js_error)?;
-        let (train, test) =
-            stratified_split(&dataset, 0.3, DEFAULT_SPLIT_SEED).map_err(js_error)?;
+        let split = split_digits(images, labels)?;
+        let (train, test) = (&split.train, &split.test);
         let summary = serde_json::json!({
             "train": train.len(),
             "test": test.len(),
             "classes": train.num_classes,
             "shape": [train.height, train.width, train.channels],
         });
-        self.data = Some(DataSplit { train, test });
+        self.data = Some(split);
         to_js(&summary)
     }
 
