@@ -6,7 +6,7 @@ use std::rc::Rc;
 
 use crate::cpu::{self, CpuModel, CpuSession};
 use crate::data::Dataset;
-use crate::gpu::{BufferStats, Gpu};
+use crate::gpu::{BufferStats, Gpu, GpuOptions};
 use crate::io;
 use crate::model::{Model, ModelConfig};
 use crate::ops::augment::AugmentConfig;
@@ -48,6 +48,16 @@ pub enum Run {
 }
 
 impl Engine {
+    /// Opens a WebGPU device. Fails with the adapter error when the browser has no WebGPU.
+    pub async fn webgpu() -> Result<Engine> {
+        let gpu = Gpu::new(GpuOptions::default()).await?;
+        // wgpu's default handler panics; log instead, so the console shows the WebGPU message.
+        gpu.device.on_uncaptured_error(std::sync::Arc::new(|error| {
+            log::error!("WebGPU error: {error}")
+        }));
+        Ok(Engine::Gpu(Rc::new(gpu)))
+    }
+
     /// Short name shown on the page: `webgpu` or `cpu`.
     pub fn name(&self) -> &'static str {
         match self {

@@ -4,6 +4,7 @@
 //! text.
 
 mod backend;
+mod face;
 mod inspect;
 mod trainer;
 
@@ -12,6 +13,7 @@ use wasm_bindgen::prelude::*;
 
 use crate::model::{build_layers, check_output, ModelConfig};
 
+pub use face::FaceDetector;
 pub use trainer::Trainer;
 
 /// Installs the panic hook and routes the `log` crate to the browser console.

@@ -9,7 +9,6 @@ use wasm_bindgen::prelude::*;
 use super::backend::{Engine, Net, NetRef, Run};
 use super::{inspect, js_error, layer_rows, to_js};
 use crate::data::{parse_idx_dataset, stratified_split, DataSplit, Dataset, DEFAULT_SPLIT_SEED};
-use crate::gpu::{Gpu, GpuOptions};
 use crate::model::ModelConfig;
 use crate::ops::augment::AugmentConfig;
 use crate::optim::OptimizerConfig;
@@ -77,15 +76,8 @@ pub struct Trainer {
 impl Trainer {
     /// Opens a WebGPU device. Raises the adapter error when the browser has no WebGPU.
     pub async fn create() -> Result<Trainer, JsError> {
-        let gpu = Gpu::new(GpuOptions::default()).await.map_err(js_error)?;
-        // wgpu's default handler panics; log instead, so the console shows the WebGPU message.
-        gpu.device.on_uncaptured_error(std::sync::Arc::new(|error| {
-            log::error!("WebGPU error: {error}")
-        }));
-        Ok(Trainer::with_engine(
-            Engine::Gpu(std::rc::Rc::new(gpu)),
-            None,
-        ))
+        let engine = Engine::webgpu().await.map_err(js_error)?;
+        Ok(Trainer::with_engine(engine, None))
     }
 
     /// Creates a trainer on the CPU. `reason` explains why WebGPU is not used, for the page.

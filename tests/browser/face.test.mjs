@@ -1,0 +1,158 @@
+// The face page in Chromium on WebGPU (SwiftShader): live detection on a fake camera that plays
+// a clip of the astronaut portrait, mirrored like the preview; the camera-denied message and
+// the photo path; and no request leaving the page's origin.
+
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { place, readPng, writeY4m } from './fake-camera.mjs';
+import { byTestId, launchBrowser, startServer, watchConsole } from './support.mjs';
+
+const ASTRONAUT = fileURLToPath(new URL('../data/astronaut.png', import.meta.url));
+// The face in astronaut.png (512x512) in pixels, checked by hand (see tests/face_detector.rs).
+const FACE = { left: 176, top: 80, right: 274, bottom: 182 };
+// The clip: the portrait scaled to the frame's height, near the frame's left edge, moving a
+// few pixels between frames.
+const CLIP = { width: 640, height: 480, fps: 15, frames: 30, scale: 480 / 512, x: 8, y: 0 };
+const MOTION = 6;
+// Detections the live test waits for before checking boxes.
+const LIVE_FRAMES = 3;
+
+let server;
+let workDir;
+let clipPath;
+
+before(async () => {
+  server = await startServer();
+  workDir = mkdtempSync(join(tmpdir(), 'webcnn-face-'));
+  clipPath = join(workDir, 'astronaut.y4m');
+  const image = readPng(ASTRONAUT);
+  const frames = [];
+  for (let k = 0; k < CLIP.frames; k += 1) {
+    const phase = (2 * Math.PI * k) / CLIP.frames;
+    const x = CLIP.x + MOTION * Math.sin(phase);
+    const y = CLIP.y + MOTION * (Math.cos(phase) - 1);
+    frames.push(place(image, { ...CLIP, x, y }));
+  }
+  writeY4m(clipPath, frames, CLIP);
+});
+
+after(async () => {
+  await server?.close();
+  if (workDir) rmSync(workDir, { recursive: true, force: true });
+});
+
+function iou(a, b) {
+  const width = Math.max(0, Math.min(a.right, b.right) - Math.max(a.left, b.left));
+  const height = Math.max(0, Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top));
+  const intersection = width * height;
+  const area = (box) => (box.right - box.left) * (box.bottom - box.top);
+  return intersection / (area(a) + area(b) - intersection);
+}
+
+// Records every request of the context, workers' included.
+function recordRequests(context) {
+  const urls = [];
+  context.on('request', (request) => urls.push(request.url()));
+  return urls;
+}
+
+function assertSameOrigin(urls) {
+  const origin = new URL(server.url).origin;
+  const outside = urls.filter((url) => !url.startsWith('data:') && !url.startsWith('blob:') && new URL(url).origin !== origin);
+  assert.deepEqual(outside, [], 'requests left the page origin');
+  assert.ok(
+    urls.some((url) => url.includes('tiny_face_detector')),
+    `the recorded requests miss the worker's model download: ${urls.join(', ')}`,
+  );
+}
+
+async function openFacePage(browser) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const urls = recordRequests(context);
+  const page = await context.newPage();
+  const errors = watchConsole(page);
+  await page.goto(new URL('face.html', server.url).href);
+  await page.waitForSelector('body[data-ready="true"]', { timeout: 120_000 });
+  return { context, page, urls, errors };
+}
+
+async function boxes(page) {
+  return page.$eval(byTestId('overlay'), (overlay) => ({
+    faces: JSON.parse(overlay.dataset.boxes),
+    width: Number(overlay.dataset.width),
+    height: Number(overlay.dataset.height),
+  }));
+}
+
+test('live camera box is on the mirrored face', async () => {
+  const browser = await launchBrowser({
+    webgpu: true,
+    args: ['--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', `--use-file-for-fake-video-capture=${clipPath}`],
+  });
+  try {
+    const { context, page, urls, errors } = await openFacePage(browser);
+    assert.equal(await page.getAttribute(byTestId('backend'), 'data-backend'), 'webgpu');
+    await page.waitForFunction(() => document.querySelector('[data-testid="camera-status"]').dataset.state === 'on', null, {
+      timeout: 60_000,
+    });
+    // The rate shows once two detections have finished; wait for a few more.
+    const start = Date.now();
+    await page.waitForFunction(
+      (count) => Number(document.querySelector('[data-testid="overlay"]').dataset.frames) >= count,
+      LIVE_FRAMES,
+      { timeout: 300_000, polling: 200 },
+    );
+    const { faces, width, height } = await boxes(page);
+    const seconds = (Date.now() - start) / 1000;
+    const fps = await page.getAttribute(byTestId('fps'), 'data-value');
+    console.log(`live detection: ${fps} frames/s shown by the page, ${faces.length} faces, ${seconds.toFixed(1)} s`);
+    assert.deepEqual([width, height], [CLIP.width, CLIP.height], 'the detected frame has the clip size');
+    assert.equal(faces.length, 1, `one face expected, got ${JSON.stringify(faces)}`);
+    // The clip's face, mirrored: x becomes width - x.
+    const s = CLIP.scale;
+    const mirrored = {
+      left: CLIP.width - (CLIP.x + FACE.right * s),
+      right: CLIP.width - (CLIP.x + FACE.left * s),
+      top: CLIP.y + FACE.top * s,
+      bottom: CLIP.y + FACE.bottom * s,
+    };
+    const overlap = iou(faces[0], mirrored);
+    assert.ok(overlap >= 0.5, `IoU ${overlap.toFixed(3)} of ${JSON.stringify(faces[0])} with ${JSON.stringify(mirrored)}`);
+    assert.ok(Number(fps) > 0, `frame rate shown: ${fps}`);
+    assertSameOrigin(urls);
+    assert.deepEqual(errors, [], 'the console has errors');
+    await context.close();
+  } finally {
+    await browser.close();
+  }
+});
+
+test('denied camera falls back to photos', async () => {
+  // Without --use-fake-ui-for-media-stream, Playwright's context has no camera permission.
+  const browser = await launchBrowser({ webgpu: true, args: ['--use-fake-device-for-media-stream'] });
+  try {
+    const { context, page, urls, errors } = await openFacePage(browser);
+    await page.waitForFunction(() => document.querySelector('[data-testid="camera-status"]').dataset.state === 'unavailable', null, {
+      timeout: 30_000,
+    });
+    assert.match(await page.textContent(byTestId('camera-status')), /Camera access was denied/);
+    await page.setInputFiles(byTestId('photo-input'), ASTRONAUT);
+    await page.waitForFunction(() => document.querySelector('#photo').dataset.faces !== undefined, null, { timeout: 300_000 });
+    const { faces, width, height } = await boxes(page);
+    assert.deepEqual([width, height], [512, 512]);
+    assert.equal(faces.length, 1, `one face expected, got ${JSON.stringify(faces)}`);
+    // A photo is shown as it is, not mirrored.
+    const overlap = iou(faces[0], FACE);
+    assert.ok(overlap >= 0.5, `IoU ${overlap.toFixed(3)} of ${JSON.stringify(faces[0])} with ${JSON.stringify(FACE)}`);
+    assertSameOrigin(urls);
+    assert.deepEqual(errors, [], 'the console has errors');
+    await context.close();
+  } finally {
+    await browser.close();
+  }
+});

@@ -1,0 +1,79 @@
+// Face worker: owns the WebGPU device (or the CPU fallback) through the wasm FaceDetector, so
+// detection and cropping never run on the page's thread. It fetches the converted detector from
+// the page's own origin.
+//
+// Requests from the page: {id, type, ...}. Replies: {type: 'reply', id, ok, value | error}.
+
+import init, { FaceDetector } from '../../pkg/webcnn.js';
+import detectorUrl from '../../../models/tiny_face_detector.safetensors?url';
+
+// Box score above which a detection counts as a face (face-api's default).
+const SCORE_THRESHOLD = 0.5;
+
+let detector = null;
+
+function errorText(error) {
+  if (error instanceof Error) return error.message;
+  return String(error);
+}
+
+// Returns why WebGPU cannot be used, or null when an adapter is available.
+async function webgpuProblem() {
+  if (!self.navigator.gpu) return 'this browser does not expose WebGPU (navigator.gpu is missing)';
+  const adapter = await self.navigator.gpu.requestAdapter().catch(() => null);
+  return adapter ? null : 'the browser found no WebGPU adapter';
+}
+
+async function fetchBytes(url) {
+  const response = await fetch(url);
+  if (!response.ok) {
+    throw new Error(`loading the face detector ${url} failed: HTTP ${response.status}`);
+  }
+  return new Uint8Array(await response.arrayBuffer());
+}
+
+async function startDetector() {
+  const [bytes] = await Promise.all([fetchBytes(detectorUrl), init()]);
+  const source = 'tiny_face_detector.safetensors';
+  let problem = await webgpuProblem();
+  if (!problem) {
+    try {
+      detector = await FaceDetector.create(bytes, source);
+    } catch (error) {
+      problem = errorText(error);
+    }
+  }
+  if (problem) detector = FaceDetector.createCpu(bytes, source, problem);
+  return {
+    backend: detector.backend,
+    fallbackReason: detector.fallbackReason ?? null,
+    inputSize: detector.inputSize,
+  };
+}
+
+const handlers = {
+  async start() {
+    return startDetector();
+  },
+  // Finds the faces in one RGBA frame; `rgba` is the frame's ArrayBuffer.
+  async detect({ rgba, width, height }) {
+    return detector.detect(new Uint8Array(rgba), width, height, SCORE_THRESHOLD);
+  },
+  // Cuts the square crop of `face` out of the frame, `size` pixels a side, RGB in [0, 1].
+  async crop({ rgba, width, height, face, size, margin }) {
+    return detector.crop(new Uint8Array(rgba), width, height, face, size, margin);
+  },
+};
+
+self.onmessage = async (event) => {
+  const { id, type, ...args } = event.data;
+  const handler = handlers[type];
+  try {
+    if (!handler) throw new Error(`unknown request ${type}`);
+    if (type !== 'start' && !detector) throw new Error('the face detector is not loaded yet');
+    const value = await handler(args);
+    self.postMessage({ type: 'reply', id, ok: true, value });
+  } catch (error) {
+    self.postMessage({ type: 'reply', id, ok: false, error: errorText(error) });
+  }
+};
