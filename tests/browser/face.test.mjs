@@ -21,6 +21,9 @@ const CLIP = { width: 640, height: 480, fps: 15, frames: 30, scale: 480 / 512, x
 const MOTION = 6;
 // Detections the live test waits for before checking boxes.
 const LIVE_FRAMES = 3;
+// Crops of the enrolment burst (the page's default is 30; SwiftShader detects a frame in
+// about 3 s).
+const ENROL_CROPS = 3;
 
 let server;
 let workDir;
@@ -81,6 +84,27 @@ async function openFacePage(browser) {
   return { context, page, urls, errors };
 }
 
+async function samplesOf(page, person) {
+  return page.locator(`[data-person="${person}"] ${byTestId('sample')}`).count();
+}
+
+// Enrols `person` with a burst of `count` crops and checks the thumbnails.
+async function enrolFromCamera(page, person, count) {
+  await page.fill(byTestId('enrol-name'), person);
+  await page.fill(byTestId('enrol-count'), String(count));
+  await page.click(byTestId('enrol-button'));
+  await page.waitForFunction(() => document.querySelector('[data-testid="enrol-status"]').dataset.state === 'countdown');
+  await page.waitForFunction(() => document.querySelector('[data-testid="enrol-status"]').dataset.state === 'done', null, {
+    timeout: 300_000,
+  });
+  assert.equal(await samplesOf(page, person), count);
+  // The crop is centred on the face: its middle is skin, not the grey background of the clip.
+  const centre = await page.$eval(`[data-person="${person}"] canvas`, (canvas) => [
+    ...canvas.getContext('2d').getImageData(canvas.width / 2, canvas.height / 2, 1, 1).data,
+  ]);
+  assert.ok(centre[0] > centre[2] + 20, `the crop's centre pixel ${centre} is not skin-coloured`);
+}
+
 async function boxes(page) {
   return page.$eval(byTestId('overlay'), (overlay) => ({
     faces: JSON.parse(overlay.dataset.boxes),
@@ -124,6 +148,19 @@ test('live camera box is on the mirrored face', async () => {
     const overlap = iou(faces[0], mirrored);
     assert.ok(overlap >= 0.5, `IoU ${overlap.toFixed(3)} of ${JSON.stringify(faces[0])} with ${JSON.stringify(mirrored)}`);
     assert.ok(Number(fps) > 0, `frame rate shown: ${fps}`);
+
+    await enrolFromCamera(page, 'Eileen', ENROL_CROPS);
+    await page.reload();
+    await page.waitForSelector('body[data-ready="true"]', { timeout: 120_000 });
+    assert.equal(await samplesOf(page, 'Eileen'), ENROL_CROPS, 'crops kept across a reload');
+    await page.click(`[data-person="Eileen"] ${byTestId('delete-sample')}`);
+    await page.waitForFunction((count) => document.querySelectorAll('[data-testid="sample"]').length === count, ENROL_CROPS - 1);
+    await page.reload();
+    await page.waitForSelector('body[data-ready="true"]', { timeout: 120_000 });
+    assert.equal(await samplesOf(page, 'Eileen'), ENROL_CROPS - 1, 'a deleted crop stays deleted');
+    await page.click(`[data-person="Eileen"] ${byTestId('delete-person')}`);
+    await page.waitForSelector('[data-person="Eileen"]', { state: 'detached' });
+
     assertSameOrigin(urls);
     assert.deepEqual(errors, [], 'the console has errors');
     await context.close();
@@ -149,6 +186,14 @@ test('denied camera falls back to photos', async () => {
     // A photo is shown as it is, not mirrored.
     const overlap = iou(faces[0], FACE);
     assert.ok(overlap >= 0.5, `IoU ${overlap.toFixed(3)} of ${JSON.stringify(faces[0])} with ${JSON.stringify(FACE)}`);
+
+    await page.fill(byTestId('enrol-name'), 'Photo');
+    await page.click(byTestId('enrol-button'));
+    await page.waitForFunction(() => document.querySelector('[data-testid="enrol-status"]').dataset.state === 'done', null, {
+      timeout: 300_000,
+    });
+    assert.equal(await samplesOf(page, 'Photo'), 1, 'a photo enrols one crop');
+
     assertSameOrigin(urls);
     assert.deepEqual(errors, [], 'the console has errors');
     await context.close();

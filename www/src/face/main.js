@@ -4,7 +4,11 @@
 
 import { WorkerClient } from '../client.js';
 import { CameraError, closeCamera, drawMirrored, isBlank, openCamera } from './camera.js';
+import { Enrolment } from './enrol.js';
 import { RateMeter, drawBoxes } from './overlay.js';
+
+// Side of the face crops in pixels.
+const CROP_SIZE = 64;
 
 const byTestId = (id) => document.querySelector(`[data-testid="${id}"]`);
 
@@ -19,7 +23,15 @@ const elements = {
   faceCount: byTestId('face-count'),
   photo: document.querySelector('#photo'),
   useCamera: document.querySelector('#use-camera'),
+  enrolButton: byTestId('enrol-button'),
 };
+const enrolment = new Enrolment({
+  name: byTestId('enrol-name'),
+  count: byTestId('enrol-count'),
+  button: elements.enrolButton,
+  status: byTestId('enrol-status'),
+  people: byTestId('people'),
+});
 const preview = elements.preview.getContext('2d', { willReadFrequently: true });
 
 const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
@@ -28,6 +40,8 @@ client.on('crashed', ({ error }) => showError(`The face worker stopped: ${error}
 
 const meter = new RateMeter();
 let stream = null;
+// The photo shown in place of the camera, as ImageData, or null.
+let photo = null;
 // Incremented to end the running camera loops (when photos replace the camera).
 let cameraSession = 0;
 
@@ -47,14 +61,16 @@ function setCameraStatus(state, message) {
 
 const nextAnimationFrame = () => new Promise((resolve) => requestAnimationFrame(resolve));
 
-// Sends one RGBA frame to the worker; returns its faces and draws them over the preview.
+// Sends one RGBA frame to the worker and draws the faces it finds over the preview. While an
+// enrolment burst runs, the best face's crop goes to the enrolment. Returns the faces.
 async function detect(image) {
   const { width, height } = image;
-  const faces = await client.request('detect', { rgba: image.data.buffer, width, height }, [
-    image.data.buffer,
-  ]);
+  const cropSize = enrolment.wantsCrop ? CROP_SIZE : 0;
+  const request = { rgba: image.data.buffer, width, height, cropSize };
+  const { faces, crop } = await client.request('detect', request, [image.data.buffer]);
   drawBoxes(elements.overlay, faces, width, height);
   elements.faceCount.textContent = String(faces.length);
+  if (crop) await enrolment.add(crop, CROP_SIZE);
   return faces;
 }
 
@@ -132,21 +148,51 @@ async function showPhoto(file) {
   }
   const hadCamera = stream !== null;
   stopCamera();
+  enrolment.finish();
   elements.useCamera.hidden = !hadCamera;
   const canvas = elements.preview;
   canvas.width = bitmap.width;
   canvas.height = bitmap.height;
   preview.drawImage(bitmap, 0, 0);
   bitmap.close();
+  photo = preview.getImageData(0, 0, canvas.width, canvas.height);
   meter.reset();
   showRate(null);
   try {
-    const faces = await detect(preview.getImageData(0, 0, canvas.width, canvas.height));
+    const faces = await detect(copyImage(photo));
     elements.photo.dataset.faces = String(faces.length);
   } catch (error) {
     showError(`Face detection failed on ${file.name}: ${error.message}`);
   }
 }
+
+// Copies an ImageData, since sending a frame to the worker detaches its buffer.
+function copyImage(image) {
+  return new ImageData(new Uint8ClampedArray(image.data), image.width, image.height);
+}
+
+// Capture: a burst from the camera after a countdown, or the face of the photo shown.
+async function capture() {
+  if (!photo && !stream) {
+    enrolment.fail('Turn on the camera or pick a photo first.');
+    return;
+  }
+  if (!photo) {
+    enrolment.begin({ countdown: true });
+    return;
+  }
+  if (!enrolment.begin({ countdown: false, count: 1 })) return;
+  try {
+    const faces = await detect(copyImage(photo));
+    if (faces.length === 0) enrolment.fail('The photo shows no face to enrol; pick another photo.');
+  } catch (error) {
+    showError(`Face detection failed: ${error.message}`);
+  } finally {
+    enrolment.finish();
+  }
+}
+
+elements.enrolButton.addEventListener('click', capture);
 
 elements.photo.addEventListener('change', () => {
   const [file] = elements.photo.files;
@@ -155,6 +201,7 @@ elements.photo.addEventListener('change', () => {
 
 elements.useCamera.addEventListener('click', () => {
   elements.useCamera.hidden = true;
+  photo = null;
   startCamera();
 });
 
@@ -172,6 +219,11 @@ async function start() {
       ? `Detecting on WebGPU at ${info.inputSize}x${info.inputSize}.`
       : `Detecting on the CPU (${info.fallbackReason}) at ${info.inputSize}x${info.inputSize}.`;
   elements.backend.dataset.backend = info.backend;
+  try {
+    await enrolment.load();
+  } catch (error) {
+    showError(`Reading the enrolled faces from IndexedDB failed: ${error.message}`);
+  }
   document.body.dataset.ready = 'true';
   await startCamera();
 }

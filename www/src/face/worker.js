@@ -9,6 +9,8 @@ import detectorUrl from '../../../models/tiny_face_detector.safetensors?url';
 
 // Box score above which a detection counts as a face (face-api's default).
 const SCORE_THRESHOLD = 0.5;
+// Growth of a face box's larger side into its crop: 0.2 adds 10 % on each side.
+const CROP_MARGIN = 0.2;
 
 let detector = null;
 
@@ -55,13 +57,14 @@ const handlers = {
   async start() {
     return startDetector();
   },
-  // Finds the faces in one RGBA frame; `rgba` is the frame's ArrayBuffer.
-  async detect({ rgba, width, height }) {
-    return detector.detect(new Uint8Array(rgba), width, height, SCORE_THRESHOLD);
-  },
-  // Cuts the square crop of `face` out of the frame, `size` pixels a side, RGB in [0, 1].
-  async crop({ rgba, width, height, face, size, margin }) {
-    return detector.crop(new Uint8Array(rgba), width, height, face, size, margin);
+  // Finds the faces in one RGBA frame (`rgba` is its ArrayBuffer). With a `cropSize`, also cuts
+  // the best face's square crop, `cropSize` pixels a side, RGB in [0, 1]. Otherwise `crop` is null.
+  async detect({ rgba, width, height, cropSize }) {
+    const frame = new Uint8Array(rgba);
+    const faces = await detector.detect(frame, width, height, SCORE_THRESHOLD);
+    if (!cropSize || faces.length === 0) return { faces, crop: null };
+    const crop = await detector.crop(frame, width, height, faces[0], cropSize, CROP_MARGIN);
+    return { faces, crop };
   },
 };
 
