@@ -24,6 +24,7 @@ const elements = {
   photo: document.querySelector('#photo'),
   useCamera: document.querySelector('#use-camera'),
   enrolButton: byTestId('enrol-button'),
+  detectorSize: byTestId('detector-size'),
 };
 const enrolment = new Enrolment({
   name: byTestId('enrol-name'),
@@ -194,6 +195,20 @@ async function capture() {
 
 elements.enrolButton.addEventListener('click', capture);
 
+elements.detectorSize.addEventListener('change', async () => {
+  const select = elements.detectorSize;
+  select.disabled = true;
+  try {
+    await client.request('inputSize', { inputSize: Number(select.value) });
+    meter.reset();
+    select.dataset.applied = select.value;
+  } catch (error) {
+    showError(`Changing the detector input size failed: ${error.message}`);
+  } finally {
+    select.disabled = false;
+  }
+});
+
 elements.photo.addEventListener('change', () => {
   const [file] = elements.photo.files;
   if (file) showPhoto(file);
@@ -208,16 +223,14 @@ elements.useCamera.addEventListener('click', () => {
 async function start() {
   let info;
   try {
-    info = await client.request('start');
+    info = await client.request('start', { inputSize: Number(elements.detectorSize.value) });
   } catch (error) {
     elements.backend.textContent = 'The face detector failed to load.';
     showError(`The face detector failed to load: ${error.message}`);
     return;
   }
   elements.backend.textContent =
-    info.backend === 'webgpu'
-      ? `Detecting on WebGPU at ${info.inputSize}x${info.inputSize}.`
-      : `Detecting on the CPU (${info.fallbackReason}) at ${info.inputSize}x${info.inputSize}.`;
+    info.backend === 'webgpu' ? 'Detecting on WebGPU.' : `Detecting on the CPU: ${info.fallbackReason}.`;
   elements.backend.dataset.backend = info.backend;
   try {
     await enrolment.load();

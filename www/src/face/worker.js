@@ -13,6 +13,15 @@ const SCORE_THRESHOLD = 0.5;
 const CROP_MARGIN = 0.2;
 
 let detector = null;
+// Every call into the detector goes through this chain: the wasm object allows one call at a
+// time while it rebuilds itself.
+let chain = Promise.resolve();
+
+function exclusive(task) {
+  const result = chain.then(task);
+  chain = result.catch(() => {});
+  return result;
+}
 
 function errorText(error) {
   if (error instanceof Error) return error.message;
@@ -34,37 +43,40 @@ async function fetchBytes(url) {
   return new Uint8Array(await response.arrayBuffer());
 }
 
-async function startDetector() {
+async function startDetector(inputSize) {
   const [bytes] = await Promise.all([fetchBytes(detectorUrl), init()]);
   const source = 'tiny_face_detector.safetensors';
   let problem = await webgpuProblem();
   if (!problem) {
     try {
-      detector = await FaceDetector.create(bytes, source);
+      detector = await FaceDetector.create(bytes, source, inputSize);
     } catch (error) {
       problem = errorText(error);
     }
   }
-  if (problem) detector = FaceDetector.createCpu(bytes, source, problem);
-  return {
-    backend: detector.backend,
-    fallbackReason: detector.fallbackReason ?? null,
-    inputSize: detector.inputSize,
-  };
+  if (problem) detector = FaceDetector.createCpu(bytes, source, inputSize, problem);
+  return { backend: detector.backend, fallbackReason: detector.fallbackReason ?? null };
 }
 
 const handlers = {
-  async start() {
-    return startDetector();
+  // Loads the detector for `inputSize`x`inputSize` input (a multiple of 32).
+  async start({ inputSize }) {
+    return startDetector(inputSize);
+  },
+  // Rebuilds the detector for another input size; a smaller one detects faster.
+  async inputSize({ inputSize }) {
+    return exclusive(() => detector.setInputSize(inputSize));
   },
   // Finds the faces in one RGBA frame (`rgba` is its ArrayBuffer). With a `cropSize`, also cuts
   // the best face's square crop, `cropSize` pixels a side, RGB in [0, 1]. Otherwise `crop` is null.
   async detect({ rgba, width, height, cropSize }) {
     const frame = new Uint8Array(rgba);
-    const faces = await detector.detect(frame, width, height, SCORE_THRESHOLD);
-    if (!cropSize || faces.length === 0) return { faces, crop: null };
-    const crop = await detector.crop(frame, width, height, faces[0], cropSize, CROP_MARGIN);
-    return { faces, crop };
+    return exclusive(async () => {
+      const faces = await detector.detect(frame, width, height, SCORE_THRESHOLD);
+      if (!cropSize || faces.length === 0) return { faces, crop: null };
+      const crop = await detector.crop(frame, width, height, faces[0], cropSize, CROP_MARGIN);
+      return { faces, crop };
+    });
   },
 };
 
