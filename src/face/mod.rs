@@ -245,9 +245,8 @@ pub fn detect_cpu(
     Ok(faces(&head, size, width.max(height), score_threshold))
 }
 
-/// Checks that a model with `input_shape` and `outputs` head values is the detector; returns
-/// its input size.
-pub fn detector_input_size(input_shape: [usize; 3], outputs: usize) -> Result<usize> {
+/// Checks that a model has the detector's input and head; returns the input size.
+fn detector_input_size(input_shape: [usize; 3], outputs: usize) -> Result<usize> {
     let [h, w, c] = input_shape;
     let grid = h / 32;
     let expected = grid * grid * ANCHORS.len() * BOX_VALUES;
