@@ -107,6 +107,18 @@ async function enrolFromCamera(page, person, count) {
   assert.ok(centre[0] > centre[2] + 20, `the crop's centre pixel ${centre} is not skin-coloured`);
 }
 
+// Picks the astronaut portrait and checks its face box.
+async function detectPhoto(page) {
+  await page.setInputFiles(byTestId('photo-input'), ASTRONAUT);
+  await page.waitForFunction(() => document.querySelector('#photo').dataset.faces !== undefined, null, { timeout: 300_000 });
+  const { faces, width, height } = await boxes(page);
+  assert.deepEqual([width, height], [512, 512]);
+  assert.equal(faces.length, 1, `one face expected, got ${JSON.stringify(faces)}`);
+  // A photo is shown as it is, not mirrored.
+  const overlap = iou(faces[0], FACE);
+  assert.ok(overlap >= 0.5, `IoU ${overlap.toFixed(3)} of ${JSON.stringify(faces[0])} with ${JSON.stringify(FACE)}`);
+}
+
 async function boxes(page) {
   return page.$eval(byTestId('overlay'), (overlay) => ({
     faces: JSON.parse(overlay.dataset.boxes),
@@ -198,14 +210,7 @@ test('denied camera falls back to photos', async () => {
       timeout: 30_000,
     });
     assert.match(await page.textContent(byTestId('camera-status')), /Camera access was denied/);
-    await page.setInputFiles(byTestId('photo-input'), ASTRONAUT);
-    await page.waitForFunction(() => document.querySelector('#photo').dataset.faces !== undefined, null, { timeout: 300_000 });
-    const { faces, width, height } = await boxes(page);
-    assert.deepEqual([width, height], [512, 512]);
-    assert.equal(faces.length, 1, `one face expected, got ${JSON.stringify(faces)}`);
-    // A photo is shown as it is, not mirrored.
-    const overlap = iou(faces[0], FACE);
-    assert.ok(overlap >= 0.5, `IoU ${overlap.toFixed(3)} of ${JSON.stringify(faces[0])} with ${JSON.stringify(FACE)}`);
+    await detectPhoto(page);
 
     await page.fill(byTestId('enrol-name'), 'Photo');
     await page.click(byTestId('enrol-button'));
@@ -214,6 +219,27 @@ test('denied camera falls back to photos', async () => {
     });
     assert.equal(await samplesOf(page, 'Photo'), 1, 'a photo enrols one crop');
 
+    assertSameOrigin(urls);
+    assert.deepEqual(errors, [], 'the console has errors');
+    await context.close();
+  } finally {
+    await browser.close();
+  }
+});
+
+test('photo detection on the CPU path', async () => {
+  // Without the WebGPU flags Chromium finds no adapter here, and without a fake device no camera.
+  const browser = await launchBrowser({ webgpu: false });
+  try {
+    const { context, page, urls, errors } = await openFacePage(browser);
+    assert.equal(await page.getAttribute(byTestId('backend'), 'data-backend'), 'cpu');
+    await page.waitForFunction(() => document.querySelector('[data-testid="camera-status"]').dataset.state === 'unavailable', null, {
+      timeout: 30_000,
+    });
+    assert.match(await page.textContent(byTestId('camera-status')), /No camera was found/);
+    const started = Date.now();
+    await detectPhoto(page);
+    console.log(`photo detection on the CPU path: ${((Date.now() - started) / 1000).toFixed(1)} s`);
     assertSameOrigin(urls);
     assert.deepEqual(errors, [], 'the console has errors');
     await context.close();
