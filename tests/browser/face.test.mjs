@@ -21,6 +21,8 @@ const CLIP = { width: 640, height: 480, fps: 15, frames: 30, scale: 480 / 512, x
 const MOTION = 6;
 // Detections the live test waits for before checking boxes.
 const LIVE_FRAMES = 3;
+// How long the camera plays black frames in the blank-frame test.
+const BLANK_WAIT_MS = 5000;
 // The smaller detector input the live test switches to.
 const SMALL_INPUT = 320;
 // Crops of the enrolment burst (the page's default is 30, but SwiftShader detects only about
@@ -194,6 +196,29 @@ test('live camera box is on the mirrored face', async () => {
     await page.waitForSelector('[data-person="Eileen"]', { state: 'detached' });
 
     assertSameOrigin(urls);
+    assert.deepEqual(errors, [], 'the console has errors');
+    await context.close();
+  } finally {
+    await browser.close();
+  }
+});
+
+test('blank camera frames are skipped', async () => {
+  const blankPath = join(workDir, 'blank.y4m');
+  const black = new Uint8Array(CLIP.width * CLIP.height * 3);
+  writeY4m(blankPath, [black, black], CLIP);
+  const browser = await launchBrowser({
+    webgpu: true,
+    args: ['--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', `--use-file-for-fake-video-capture=${blankPath}`],
+  });
+  try {
+    const { context, page, errors } = await openFacePage(browser);
+    await page.waitForFunction(() => ['waiting', 'on'].includes(document.querySelector('[data-testid="camera-status"]').dataset.state), null, {
+      timeout: 60_000,
+    });
+    await page.waitForTimeout(BLANK_WAIT_MS);
+    assert.equal(await page.getAttribute(byTestId('camera-status'), 'data-state'), 'waiting');
+    assert.equal(await page.getAttribute(byTestId('overlay'), 'data-frames'), null, 'a blank frame was sent to the detector');
     assert.deepEqual(errors, [], 'the console has errors');
     await context.close();
   } finally {
