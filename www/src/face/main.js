@@ -36,7 +36,7 @@ const enrolment = new Enrolment({
 const preview = elements.preview.getContext('2d', { willReadFrequently: true });
 
 const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
-const client = new WorkerClient(worker);
+const client = new WorkerClient(worker, 'face worker');
 client.on('crashed', ({ error }) => showError(`The face worker stopped: ${error}`));
 
 const meter = new RateMeter();
@@ -63,12 +63,14 @@ function setCameraStatus(state, message) {
 const nextAnimationFrame = () => new Promise((resolve) => requestAnimationFrame(resolve));
 
 // Sends one RGBA frame to the worker and draws the faces it finds over the preview. While an
-// enrolment burst runs, the best face's crop goes to the enrolment. Returns the faces.
-async function detect(image) {
+// enrolment burst runs, the best face's crop goes to the enrolment. Returns the faces, or null
+// when `current()` turns false meanwhile (the preview shows something else by then).
+async function detect(image, current = () => true) {
   const { width, height } = image;
   const cropSize = enrolment.wantsCrop ? CROP_SIZE : 0;
   const request = { rgba: image.data.buffer, width, height, cropSize };
   const { faces, crop } = await client.request('detect', request, [image.data.buffer]);
+  if (!current()) return null;
   drawBoxes(elements.overlay, faces, width, height);
   elements.faceCount.textContent = String(faces.length);
   if (crop) await enrolment.add(crop, CROP_SIZE);
@@ -99,7 +101,7 @@ async function detectLoop(session) {
       setCameraStatus('on', 'Camera on: faces are detected live.');
     }
     try {
-      await detect(image);
+      await detect(image, () => session === cameraSession);
     } catch (error) {
       showError(`Face detection failed: ${error.message}`);
       return;
