@@ -235,8 +235,14 @@ test('denied camera falls back to photos', async () => {
       timeout: 30_000,
     });
     assert.match(await page.textContent(byTestId('camera-status')), /Camera access was denied/);
+    await page.fill(byTestId('enrol-name'), 'Photo');
+    await page.click(byTestId('enrol-button'));
+    assert.equal(await page.textContent(byTestId('enrol-status')), 'Turn on the camera or pick a photo first.');
     await detectPhoto(page);
 
+    await page.fill(byTestId('enrol-name'), '  ');
+    await page.click(byTestId('enrol-button'));
+    assert.equal(await page.textContent(byTestId('enrol-status')), "Type the person's name first.");
     await page.fill(byTestId('enrol-name'), 'Photo');
     await page.click(byTestId('enrol-button'));
     await page.waitForFunction(() => document.querySelector('[data-testid="enrol-status"]').dataset.state === 'done', null, {
