@@ -4,7 +4,7 @@
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -249,6 +249,24 @@ test('denied camera falls back to photos', async () => {
       timeout: 300_000,
     });
     assert.equal(await samplesOf(page, 'Photo'), 1, 'a photo enrols one crop');
+
+    // Export, delete, import: the crop comes back; a damaged file adds nothing.
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click(byTestId('export-button'))]);
+    const exported = join(workDir, 'faces.json');
+    await download.saveAs(exported);
+    await page.click(`[data-person="Photo"] ${byTestId('delete-person')}`);
+    await page.waitForSelector('[data-person="Photo"]', { state: 'detached' });
+    await page.setInputFiles(byTestId('import-input'), exported);
+    await page.waitForSelector(`[data-person="Photo"] ${byTestId('sample')}`);
+    assert.equal(await samplesOf(page, 'Photo'), 1, 'the imported file restores the crop');
+    const file = JSON.parse(readFileSync(exported, 'utf8'));
+    file.samples[0].size = 65;
+    const damaged = join(workDir, 'damaged.json');
+    writeFileSync(damaged, JSON.stringify(file));
+    await page.setInputFiles(byTestId('import-input'), damaged);
+    await page.waitForFunction(() => document.querySelector('[data-testid="enrol-status"]').dataset.state === 'invalid');
+    assert.match(await page.textContent(byTestId('enrol-status')), /sample 0 of damaged\.json has .* bytes of pixels where a 65x65 crop has/);
+    assert.equal(await samplesOf(page, 'Photo'), 1, 'a damaged file adds nothing');
 
     assertSameOrigin(urls);
     assert.deepEqual(errors, [], 'the console has errors');

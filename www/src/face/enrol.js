@@ -2,6 +2,7 @@
 // thumbnails per person and kept in IndexedDB. Bad crops and whole people can be deleted.
 
 import * as samples from './samples.js';
+import { exportSamples, importSamples } from './transfer.js';
 
 // Seconds counted down before a burst, so the person can face the camera.
 const COUNTDOWN_SECONDS = 3;
@@ -83,6 +84,36 @@ export class Enrolment {
       this.finish();
       this.setStatus('done', `Enrolled ${burst.total} crops of ${burst.person}.`);
     }
+    await this.load();
+  }
+
+  /** Downloads every stored crop as one file (`faces.json`). */
+  async exportFile() {
+    const records = await samples.listSamples();
+    const blob = new Blob([exportSamples(records)], { type: 'application/json' });
+    const link = document.createElement('a');
+    link.href = URL.createObjectURL(blob);
+    link.download = 'faces.json';
+    link.click();
+    URL.revokeObjectURL(link.href);
+    this.setStatus('exported', `Exported ${records.length} crops.`);
+  }
+
+  /**
+   * Adds the crops of an exported file to the stored ones. An invalid file adds nothing and
+   * shows why.
+   * @param {File} file
+   */
+  async importFile(file) {
+    let records;
+    try {
+      records = importSamples(await file.text(), file.name);
+      await samples.addSamples(records);
+    } catch (error) {
+      this.fail(`Importing failed: ${error.message}`);
+      return;
+    }
+    this.setStatus('imported', `Imported ${records.length} crops from ${file.name}.`);
     await this.load();
   }
 

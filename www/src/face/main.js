@@ -197,6 +197,14 @@ async function capture() {
 
 elements.enrolButton.addEventListener('click', capture);
 
+byTestId('export-button').addEventListener('click', () => enrolment.exportFile());
+
+byTestId('import-input').addEventListener('change', async (event) => {
+  const [file] = event.target.files;
+  if (file) await enrolment.importFile(file);
+  event.target.value = '';
+});
+
 elements.detectorSize.addEventListener('change', async () => {
   const select = elements.detectorSize;
   select.disabled = true;

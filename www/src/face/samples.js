@@ -31,6 +31,18 @@ export async function addSample(person, rgb, size) {
   return record;
 }
 
+/**
+ * Stores several crops ({person, rgb, size}) in one transaction: all of them or, on error, none.
+ */
+export async function addSamples(records) {
+  const transaction = (await db()).transaction('samples', 'readwrite');
+  const added = new Date().toISOString();
+  for (const { person, rgb, size } of records) {
+    transaction.store.add({ person, rgb, size, added });
+  }
+  await transaction.done;
+}
+
 /** Returns every stored crop, oldest first. */
 export async function listSamples() {
   return (await db()).getAll('samples');
