@@ -102,16 +102,19 @@ impl FaceDetector {
         let frame = pixels(rgba, width, height)?;
         let face: Detection = serde_wasm_bindgen::from_value(face)
             .map_err(|e| js_error(format!("invalid face box: {e}")))?;
-        if size == 0 || !(margin >= 0.0) || face.width() <= 0.0 || face.height() <= 0.0 {
+        if size == 0
+            || !margin.is_finite()
+            || margin < 0.0
+            || face.width() <= 0.0
+            || face.height() <= 0.0
+        {
             return Err(js_error(format!(
                 "cannot crop {face:?} to {size}x{size} with margin {margin}; pass a box from \
                  detect, a size of at least 1 and a margin of 0 or more"
             )));
         }
         let region = [face::face_crop(&face, margin)];
-        Ok(self
-            .crop_resize(&frame, width, height, &region, size)
-            .await?)
+        self.crop_resize(&frame, width, height, &region, size).await
     }
 }
 
