@@ -197,6 +197,35 @@ fn gpu_and_cpu_detections_agree() {
 }
 
 #[test]
+fn resized_detector_equals_conversion() {
+    let resized =
+        face::resize_detector(&detector_file(416), "converted detector", 224).expect("resizing");
+    let (config, mut weights) = io::decode(&resized, "resized").unwrap();
+    let (want_config, mut want_weights) = io::decode(&detector_file(224), "converted").unwrap();
+    assert_eq!(config, want_config);
+    // The file's tensor order is not fixed, so compare by name.
+    weights.sort_by(|a, b| a.0.cmp(&b.0));
+    want_weights.sort_by(|a, b| a.0.cmp(&b.0));
+    assert!(
+        weights == want_weights,
+        "the resized weights differ from the conversion's"
+    );
+    let error = face::resize_detector(&detector_file(416), "converted detector", 300).unwrap_err();
+    assert!(error.to_string().contains("got 300"), "{error}");
+}
+
+#[test]
+fn resizing_another_model_is_rejected() {
+    let config = webcnn::model::ModelConfig::preset("seed-cnn").unwrap();
+    let model = CpuModel::new(config, 1).unwrap();
+    let error =
+        face::resize_detector(&model.to_bytes().unwrap(), "digits.safetensors", 224).unwrap_err();
+    let message = error.to_string();
+    assert!(message.contains("digits.safetensors"), "{message}");
+    assert!(message.contains("not the tiny face detector"), "{message}");
+}
+
+#[test]
 fn bad_input_size_is_rejected() {
     let error = convert::convert_dir(&face_api_models(), 400).unwrap_err();
     assert!(error.to_string().contains("multiple of 32"), "{error}");

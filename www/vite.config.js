@@ -22,5 +22,8 @@ export default defineConfig({
     target: 'es2022',
     // The wasm module is large and loads in the worker only; Vite's size warning adds nothing.
     chunkSizeWarningLimit: 2000,
+    rolldownOptions: {
+      input: { index: 'index.html', face: 'face.html' },
+    },
   },
 });

@@ -4,7 +4,7 @@
 use super::{ANCHORS, BOX_VALUES};
 
 /// A detected face: a box in fractions of the detector's square input, and its score.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Detection {
     /// Left edge, 0 at the input's left.
     pub left: f32,

@@ -115,6 +115,23 @@ pub fn detector_config(input_size: usize) -> Result<ModelConfig> {
     })
 }
 
+/// Rewrites a converted detector file (`bytes`, named `source` in errors) for another input
+/// size. The weights do not depend on the input size, so only the config changes: a smaller
+/// input runs faster and finds smaller faces less well.
+pub fn resize_detector(bytes: &[u8], source: &str, input_size: usize) -> Result<Vec<u8>> {
+    let (config, weights) = crate::io::decode(bytes, source)?;
+    let is_detector = detector_config(config.input_shape[0]).is_ok_and(|c| c == config);
+    if !is_detector {
+        return Err(Error::ModelFile {
+            path: source.to_string(),
+            message: "the model is not the tiny face detector; convert it with \
+                      `webcnn convert-face-detector`"
+                .to_string(),
+        });
+    }
+    crate::io::encode(&detector_config(input_size)?, &weights)
+}
+
 /// Builds a "valid" conv2d with a square kernel.
 fn conv(filters: usize, kernel: usize, activation: Activation) -> LayerConfig {
     LayerConfig::Conv2d(Conv2dConfig {

@@ -48,6 +48,11 @@ pub enum Run {
 }
 
 impl Engine {
+    /// Opens a WebGPU device. Fails with the adapter error when the browser has no WebGPU.
+    pub async fn webgpu() -> Result<Engine> {
+        Ok(Engine::Gpu(Rc::new(super::open_gpu().await?)))
+    }
+
     /// Short name shown on the page: `webgpu` or `cpu`.
     pub fn name(&self) -> &'static str {
         match self {

@@ -23,7 +23,7 @@ pub struct Bench {
 impl Bench {
     /// Opens a WebGPU device. Raises the adapter error when the browser has no WebGPU.
     pub async fn create() -> Result<Bench, JsError> {
-        let gpu = open_gpu().await?;
+        let gpu = open_gpu().await.map_err(js_error)?;
         Ok(Bench {
             gpu: Rc::new(gpu),
             training: None,

@@ -5,6 +5,7 @@
 
 mod backend;
 mod bench;
+mod face;
 mod inspect;
 mod trainer;
 
@@ -18,6 +19,7 @@ use crate::gpu::{Gpu, GpuOptions};
 use crate::model::{build_layers, check_output, ModelConfig};
 
 pub use bench::{train_digits, Bench};
+pub use face::FaceDetector;
 pub use trainer::Trainer;
 
 /// Installs the panic hook and routes the `log` crate to the browser console.
@@ -41,8 +43,8 @@ fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, JsError> {
 
 /// Opens a WebGPU device whose uncaptured errors go to the console. wgpu's default handler
 /// panics, which would hide the WebGPU message.
-async fn open_gpu() -> Result<Gpu, JsError> {
-    let gpu = Gpu::new(GpuOptions::default()).await.map_err(js_error)?;
+async fn open_gpu() -> crate::Result<Gpu> {
+    let gpu = Gpu::new(GpuOptions::default()).await?;
     gpu.device.on_uncaptured_error(std::sync::Arc::new(|error| {
         log::error!("WebGPU error: {error}")
     }));

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 
 use super::backend::{Engine, Net, NetRef, Run};
-use super::{inspect, js_error, layer_rows, open_gpu, split_digits, to_js};
+use super::{inspect, js_error, layer_rows, split_digits, to_js};
 use crate::data::{DataSplit, Dataset};
 use crate::model::ModelConfig;
 use crate::ops::augment::AugmentConfig;
@@ -76,11 +76,8 @@ pub struct Trainer {
 impl Trainer {
     /// Opens a WebGPU device. Raises the adapter error when the browser has no WebGPU.
     pub async fn create() -> Result<Trainer, JsError> {
-        let gpu = open_gpu().await?;
-        Ok(Trainer::with_engine(
-            Engine::Gpu(std::rc::Rc::new(gpu)),
-            None,
-        ))
+        let engine = Engine::webgpu().await.map_err(js_error)?;
+        Ok(Trainer::with_engine(engine, None))
     }
 
     /// Creates a trainer on the CPU. `reason` explains why WebGPU is not used, for the page.

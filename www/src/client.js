@@ -1,7 +1,9 @@
-// Request/reply channel to the training worker, plus a listener for its events.
+// Request/reply channel to a worker (the training or the face worker), plus a listener for its
+// events.
 
 export class WorkerClient {
-  constructor(worker) {
+  // `name` labels the worker in the message of a failed start.
+  constructor(worker, name = 'training worker') {
     this.worker = worker;
     this.nextId = 1;
     this.pending = new Map();
@@ -9,7 +11,7 @@ export class WorkerClient {
     worker.onmessage = (event) => this.receive(event.data);
     worker.onerror = (event) => {
       event.preventDefault();
-      this.emit('crashed', { error: event.message || 'the training worker failed to start' });
+      this.emit('crashed', { error: event.message || `the ${name} failed to start` });
     };
   }
 
