@@ -33,13 +33,16 @@ if [[ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $wasm_bindgen_ver
     cargo install wasm-bindgen-cli --version "$wasm_bindgen_version"
 fi
 
-# The page's npm packages (Vite, Chart.js, idb, binaryen, playwright-core), reinstalled only
-# when package-lock.json is newer than the installed tree.
+# npm packages, each folder reinstalled only when its package-lock.json is newer than the
+# installed tree: the page's (Vite, Chart.js, idb, binaryen, playwright-core) and the npm
+# package's (TensorFlow.js, which writes the Keras models the import tests read).
 if ! command -v npm >/dev/null; then
     echo "error: npm not found; install Node.js 20.19 or newer with npm" >&2
     exit 1
 fi
-if [[ ! -f www/node_modules/.package-lock.json ||
-    www/package-lock.json -nt www/node_modules/.package-lock.json ]]; then
-    (cd www && npm ci --no-audit --no-fund)
-fi
+for folder in www js; do
+    if [[ ! -f $folder/node_modules/.package-lock.json ||
+        $folder/package-lock.json -nt $folder/node_modules/.package-lock.json ]]; then
+        (cd "$folder" && npm ci --no-audit --no-fund)
+    fi
+done

@@ -24,6 +24,18 @@ struct Cli {
 enum Command {
     /// Train a model, print one line per epoch and the test metrics.
     Train(TrainArgs),
+    /// Convert a Keras model saved for TensorFlow.js (tfjs-layers model.json with its weight
+    /// shards beside it) into a webcnn model file.
+    Import(ImportArgs),
+}
+
+#[derive(clap::Args)]
+struct ImportArgs {
+    /// The tfjs-layers model.json.
+    model_json: PathBuf,
+    /// The webcnn model file to write (.safetensors).
+    #[arg(long)]
+    out: PathBuf,
 }
 
 #[derive(clap::Args)]
@@ -62,7 +74,8 @@ struct TrainArgs {
     /// Write the trained model (safetensors with the JSON config) to this file.
     #[arg(long)]
     save: Option<PathBuf>,
-    /// Continue training from a model file written by --save (its config replaces --model).
+    /// Continue training from a model file written by --save, or a tfjs-layers model.json
+    /// with its weight shards beside it (its config replaces --model).
     #[arg(long)]
     load: Option<PathBuf>,
     /// Print a JSON object with the results as the last line.
@@ -79,6 +92,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Train(args) => pollster::block_on(run_train(args)),
+        Command::Import(args) => run_import(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -87,6 +101,23 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Converts a tfjs-layers model without touching the GPU and prints its layers.
+fn run_import(args: &ImportArgs) -> webcnn::Result<()> {
+    let (config, weights) = webcnn::io::tfjs::import(&args.model_json)?;
+    let bytes = webcnn::io::encode(&config, &weights)?;
+    std::fs::write(&args.out, bytes).map_err(|source| webcnn::Error::Io {
+        path: args.out.display().to_string(),
+        source,
+    })?;
+    let params: usize = weights.iter().map(|(_, _, values)| values.len()).sum();
+    println!(
+        "imported {} layers, {params} parameters, into {}",
+        config.layers.len(),
+        args.out.display()
+    );
+    Ok(())
 }
 
 fn model_config(name: &str) -> webcnn::Result<ModelConfig> {

@@ -10,6 +10,7 @@ mod trainer;
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
+use crate::io::tfjs::TfjsModel;
 use crate::model::{build_layers, check_output, ModelConfig};
 
 pub use trainer::Trainer;
@@ -78,4 +79,26 @@ fn layer_rows(config: &ModelConfig) -> crate::Result<Vec<LayerRow>> {
 fn layer_kind(config: &crate::layers::LayerConfig) -> String {
     let value = serde_json::to_value(config).expect("layer configs serialise");
     value["type"].as_str().unwrap_or("layer").to_string()
+}
+
+/// Weight files a tfjs-layers `model.json` names, relative to it, in the order
+/// [`import_tfjs`] takes them. Raises when the model cannot be imported.
+#[wasm_bindgen(js_name = tfjsWeightPaths)]
+pub fn tfjs_weight_paths(model_json: &str, name: &str) -> Result<Vec<String>, JsError> {
+    Ok(TfjsModel::parse(model_json, name).map_err(js_error)?.paths)
+}
+
+/// Converts a tfjs-layers `model.json` and its weight files (`Uint8Array`s in the order of
+/// [`tfjs_weight_paths`]) into a webcnn model file. `name` labels the model in errors.
+#[wasm_bindgen(js_name = importTfjs)]
+pub fn import_tfjs(
+    model_json: &str,
+    name: &str,
+    shards: Vec<js_sys::Uint8Array>,
+) -> Result<Vec<u8>, JsError> {
+    let model = TfjsModel::parse(model_json, name).map_err(js_error)?;
+    let shards: Vec<Vec<u8>> = shards.iter().map(js_sys::Uint8Array::to_vec).collect();
+    let views: Vec<&[u8]> = shards.iter().map(Vec::as_slice).collect();
+    let weights = model.weights(&views).map_err(js_error)?;
+    crate::io::encode(&model.config, &weights).map_err(js_error)
 }
