@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the browser trainer: the wasm core (wasm32 release build + wasm-bindgen --target web
-# into www/pkg/, then wasm-opt from npm's binaryen) and the page (Vite, into www/dist/).
+# into www/pkg/, then wasm-opt from npm's binaryen), a copy of it for the npm package (js/pkg/)
+# and the page (Vite, into www/dist/).
 # Expects what scripts/install.sh installs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,5 +14,7 @@ wasm-bindgen --target web --out-dir www/pkg --no-typescript \
 www/node_modules/.bin/wasm-opt -O2 --enable-bulk-memory --enable-nontrapping-float-to-int \
     --enable-reference-types --enable-sign-ext --enable-mutable-globals \
     www/pkg/webcnn_bg.wasm -o www/pkg/webcnn_bg.wasm
+mkdir -p js/pkg
+cp www/pkg/webcnn.js www/pkg/webcnn_bg.wasm js/pkg/
 (cd www && npx --no-install vite build --logLevel warn)
 echo "built www/dist/"

@@ -81,6 +81,28 @@ fn layer_kind(config: &crate::layers::LayerConfig) -> String {
     value["type"].as_str().unwrap_or("layer").to_string()
 }
 
+/// Parses gzipped (or plain) IDX images and labels. Returns `{images, labels, shape,
+/// classes}`: pixels as a `Float32Array` (u8 files scaled to [0, 1]), labels as a
+/// `Uint32Array` and the shape [height, width, channels] of one image.
+#[wasm_bindgen(js_name = parseIdx)]
+pub fn parse_idx(images: &[u8], labels: &[u8]) -> Result<js_sys::Object, JsError> {
+    let data =
+        crate::data::parse_idx_dataset(images, "images", labels, "labels").map_err(js_error)?;
+    let shape = [data.height, data.width, data.channels];
+    let result = js_sys::Object::new();
+    let set = |key: &str, value: JsValue| {
+        js_sys::Reflect::set(&result, &key.into(), &value).expect("a new object takes properties")
+    };
+    set(
+        "images",
+        js_sys::Float32Array::from(&data.images[..]).into(),
+    );
+    set("labels", js_sys::Uint32Array::from(&data.labels[..]).into());
+    set("shape", to_js(&shape)?);
+    set("classes", data.num_classes.into());
+    Ok(result)
+}
+
 /// Weight files a tfjs-layers `model.json` names, relative to it, in the order
 /// [`import_tfjs`] takes them. Raises when the model cannot be imported.
 #[wasm_bindgen(js_name = tfjsWeightPaths)]

@@ -1,7 +1,7 @@
 // Trainer page: collects the settings, sends requests to the training worker and draws what it
 // reports. Nothing here touches WebGPU or runs a model, so the page stays responsive.
 
-import { WorkerClient } from './client.js';
+import { WorkerClient } from '../../js/src/client.js';
 import { Curves } from './charts.js';
 import { LayerEditor } from './editor.js';
 import { DrawPad } from './pad.js';

@@ -1,4 +1,5 @@
-// Request/reply channel to the training worker, plus a listener for its events.
+// Request/reply channel to a training worker (see engine.js for the worker side), plus one
+// listener per event type.
 
 export class WorkerClient {
   constructor(worker) {
