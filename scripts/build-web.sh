@@ -17,4 +17,7 @@ www/node_modules/.bin/wasm-opt -O2 --enable-bulk-memory --enable-nontrapping-flo
 mkdir -p js/pkg
 cp www/pkg/webcnn.js www/pkg/webcnn_bg.wasm js/pkg/
 (cd www && npx --no-install vite build --logLevel warn)
+# The showcase (embed.html) points its trainer element at data/mnist-10k-*.gz.
+mkdir -p www/dist/data
+cp data/mnist-10k-images-idx3-ubyte.gz data/mnist-10k-labels-idx1-ubyte.gz www/dist/data/
 echo "built www/dist/"

@@ -22,5 +22,9 @@ export default defineConfig({
     target: 'es2022',
     // The wasm module is large and loads in the worker only; Vite's size warning adds nothing.
     chunkSizeWarningLimit: 2000,
+    // The trainer page and the showcase of the package's custom elements.
+    rollupOptions: {
+      input: { main: 'index.html', embed: 'embed.html' },
+    },
   },
 });

@@ -35,3 +35,15 @@ export function take({ x, y }, indices) {
   });
   return { x: tensor(images, [indices.length, ...x.shape.slice(1)]), y: tensor(labels, [indices.length]) };
 }
+
+/** Returns 0..n-1 in an order shuffled by `seed` (the same order on every run). */
+export function shuffledIndices(n, seed = 42) {
+  const order = Array.from({ length: n }, (_, i) => i);
+  let state = seed;
+  for (let i = n - 1; i > 0; i--) {
+    state = (state * 1103515245 + 12345) % 2147483648;
+    const j = state % (i + 1);
+    [order[i], order[j]] = [order[j], order[i]];
+  }
+  return order;
+}

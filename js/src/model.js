@@ -46,6 +46,25 @@ export class Sequential {
     for (const layer of Array.isArray(layers) ? layers : layers.layers ?? []) this.add(layer);
   }
 
+  /** Builds a model from a webcnn JSON config ({input_shape, layers}). */
+  static fromConfig(config) {
+    const model = new Sequential();
+    model.setLayers(config);
+    return model;
+  }
+
+  /** Builds a built-in model: 'seed-cnn' (the Keras MNIST CNN) or 'lenet5', for 28x28x1. */
+  static async preset(name) {
+    const model = new Sequential();
+    model.setLayers(await model.request('preset', { name }));
+    return model;
+  }
+
+  setLayers(config) {
+    this.inputShape = config.input_shape;
+    this.layers = config.layers.map((layer) => Layer.fromConfig(layer));
+  }
+
   /** Appends a layer (or sets the input shape with an input() marker). */
   add(layer) {
     if (!(layer instanceof Layer)) {
@@ -252,8 +271,7 @@ export async function loadModel(source) {
   } else {
     throw new Error('loadModel takes indexeddb://NAME, a URL, a File or Blob, or bytes');
   }
-  model.inputShape = result.config.input_shape;
-  for (const layer of result.config.layers) model.layers.push(Layer.fromConfig(layer));
+  model.setLayers(result.config);
   model.builtConfig = JSON.stringify(model.toConfig());
   return model;
 }

@@ -3,7 +3,7 @@
 // page (engine.js).
 
 import init, {
-  Trainer, describeModel, importTfjs, parseIdx, tfjsWeightPaths,
+  Trainer, describeModel, importTfjs, parseIdx, presetConfig, tfjsWeightPaths,
 } from '../pkg/webcnn.js';
 import { TrainerDriver, fetchBytes, openTrainer, serve } from './engine.js';
 
@@ -31,6 +31,9 @@ serve({
     driver = new TrainerDriver(trainer);
     const { backend, adapter, fallbackReason } = engine;
     return { backend, adapter, fallbackReason };
+  },
+  async preset({ name }) {
+    return presetConfig(name);
   },
   async describe({ config }) {
     return describeModel(config);

@@ -5,10 +5,9 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync, truncateSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeTfjsFixtures } from './fixtures.mjs';
 import { launchBrowser, watchConsole } from './support.mjs';
 import { REPO_ROOT, serveStatic } from './static.mjs';
 
@@ -119,11 +118,7 @@ test('Keras MNIST CNN trains through the JS API', { timeout: 15 * 60_000 }, asyn
 });
 
 test('Keras models saved by TensorFlow.js load in the browser', { timeout: 5 * 60_000 }, async (t) => {
-  const fixtures = mkdtempSync(join(tmpdir(), 'webcnn-tfjs-'));
-  execFileSync('node', [join(REPO_ROOT, 'js/test/tfjs-fixtures.mjs'), fixtures]);
-  cpSync(join(fixtures, 'mnist-cnn'), join(fixtures, 'truncated'), { recursive: true });
-  const shard = join(fixtures, 'truncated', 'group2-shard1of1.bin');
-  truncateSync(shard, statSync(shard).size - 40);
+  const fixtures = writeTfjsFixtures();
   const server = await serveStatic({ '/': REPO_ROOT, '/fixtures/': fixtures });
   const browser = await launchBrowser({ webgpu: false });
   t.after(async () => {

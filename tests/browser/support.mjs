@@ -29,11 +29,13 @@ export const WEBGPU_ARGS = [
 // (`--disable-features=WebGPU` did not hide WebGPU in Chromium 156).
 export const NO_WEBGPU_ARGS = [];
 
-export async function launchBrowser({ webgpu }) {
+// Launches headless Chromium, with WebGPU through SwiftShader when `webgpu` is set, and with
+// any further flags in `args`.
+export async function launchBrowser({ webgpu, args = [] }) {
   return chromium.launch({
     executablePath: CHROMIUM_PATH,
     headless: true,
-    args: [...CHROMIUM_ARGS, ...(webgpu ? WEBGPU_ARGS : NO_WEBGPU_ARGS)],
+    args: [...CHROMIUM_ARGS, ...(webgpu ? WEBGPU_ARGS : NO_WEBGPU_ARGS), ...args],
   });
 }
 

@@ -4,7 +4,7 @@
 import { WorkerClient } from '../../js/src/client.js';
 import { Curves } from './charts.js';
 import { LayerEditor } from './editor.js';
-import { DrawPad } from './pad.js';
+import { DrawPad } from '../../js/src/pad.js';
 import { showInspection } from './inspect.js';
 import { galleryIndices, showAccuracy, showConfusion, showGallery, showPerClass } from './results.js';
 import * as store from './store.js';

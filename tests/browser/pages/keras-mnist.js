@@ -12,25 +12,14 @@ const epochs = Number(params.get('epochs') ?? 3);
 // Keras trains 15 epochs of batch 128 on 60,000 digits; 10,000 digits need smaller batches.
 const batchSize = 32;
 
-// Deterministic shuffle (the embedded digits are sorted by class).
-function shuffled(n, seed) {
-  const order = Array.from({ length: n }, (_, i) => i);
-  let state = seed;
-  for (let i = n - 1; i > 0; i--) {
-    state = (state * 1103515245 + 12345) % 2147483648;
-    const j = state % (i + 1);
-    [order[i], order[j]] = [order[j], order[i]];
-  }
-  return order;
-}
-
 async function run() {
   // (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
   const digits = await webcnn.datasets.loadIdx(
     '/data/mnist-10k-images-idx3-ubyte.gz',
     '/data/mnist-10k-labels-idx1-ubyte.gz',
   );
-  const order = shuffled(digits.y.data.length, 42);
+  // The embedded digits are sorted by class.
+  const order = webcnn.datasets.shuffledIndices(digits.y.data.length, 42);
   const train = webcnn.datasets.take(digits, order.slice(0, trainCount));
   const test = webcnn.datasets.take(digits, order.slice(trainCount, trainCount + testCount));
 
