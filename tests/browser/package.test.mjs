@@ -5,7 +5,9 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeTfjsFixtures } from './fixtures.mjs';
 import { launchBrowser, watchConsole } from './support.mjs';
@@ -142,6 +144,30 @@ test('Keras models saved by TensorFlow.js load in the browser', { timeout: 5 * 6
     assert.equal(outputs.length, expected.outputs.length);
     assert.ok(worst <= 1e-4, `${name}: outputs differ from tfjs's by up to ${worst}`);
   }
+  await t.test('the CLI and the browser read each other\'s files', async () => {
+    // The CLI converts the tfjs model into a webcnn file; the browser loads it and saves it.
+    const cli = join(REPO_ROOT, 'target/release/webcnn');
+    const fromCli = join(fixtures, 'from-cli.safetensors');
+    execFileSync(cli, ['import', join(fixtures, 'mnist-cnn/model.json'), '--out', fromCli]);
+    const expected = JSON.parse(readFileSync(join(fixtures, 'mnist-cnn', 'expected.json'), 'utf8'));
+    const { outputs, saved } = await page.evaluate(async (expected) => {
+      const webcnn = await import('/js/src/index.js');
+      const model = await webcnn.loadModel('/fixtures/from-cli.safetensors');
+      const x = webcnn.tensor(Float32Array.from(expected.inputs), [6, ...expected.inputShape]);
+      const result = { outputs: Array.from((await model.predict(x)).data), saved: Array.from(await model.toBytes()) };
+      model.dispose();
+      return result;
+    }, expected);
+    const worst = Math.max(...outputs.map((v, i) => Math.abs(v - expected.outputs[i])));
+    assert.ok(worst <= 1e-4, `outputs differ from tfjs's by up to ${worst}`);
+    const fromBrowser = join(fixtures, 'from-browser.safetensors');
+    writeFileSync(fromBrowser, Buffer.from(saved));
+    const log = execFileSync(cli, ['train', '--load', fromBrowser, '--epochs', '1', '--limit', '64'], {
+      env: { ...process.env, XDG_RUNTIME_DIR: tmpdir() },
+    }).toString();
+    assert.match(log, /test: loss [0-9.]+ accuracy/);
+  });
+
   const message = await page.evaluate(async () => {
     const webcnn = await import('/js/src/index.js');
     return webcnn.loadModel('/fixtures/truncated/model.json').then(() => 'loaded', (e) => e.message);
