@@ -17,7 +17,13 @@ use webcnn::io::{self, tfjs};
 
 /// Largest difference allowed between webcnn's and tfjs's outputs.
 const TOLERANCE: f32 = 1e-4;
-const FIXTURES: [&str; 4] = ["mnist-cnn", "mixed", "mnist-cnn-uint8", "mixed-uint16"];
+const FIXTURES: [&str; 5] = [
+    "mnist-cnn",
+    "mixed",
+    "mnist-cnn-uint8",
+    "mixed-uint16",
+    "mixed-float16",
+];
 
 /// Folder of the fixtures, written once per test binary.
 fn fixtures() -> &'static Path {
@@ -102,6 +108,43 @@ fn imported_models_predict_as_tfjs_on_the_gpu() {
             pollster::block_on(webcnn::train::predict(&model, &expected.inputs, 4)).unwrap();
         assert_matches_tfjs(name, &outputs, &expected.outputs);
     }
+}
+
+#[test]
+fn keras_3_style_topology_imports() {
+    // Keras 3 writes batch_shape, module and registered_name entries, dtype policies as
+    // objects, the Sequential under model_config, and weight names with the model's name.
+    let path = damaged("keras3", "mnist-cnn", |json, _| {
+        let topology = json["modelTopology"].take();
+        json["modelTopology"] = serde_json::json!({ "model_config": topology });
+        let layers = json["modelTopology"]["model_config"]["config"]["layers"]
+            .as_array_mut()
+            .unwrap();
+        let shape = layers[0]["config"]
+            .as_object_mut()
+            .unwrap()
+            .remove("batch_input_shape")
+            .unwrap();
+        layers[0]["config"]["batch_shape"] = shape;
+        for layer in layers {
+            layer["module"] = "keras.layers".into();
+            layer["registered_name"] = Value::Null;
+            layer["config"]["dtype"] = serde_json::json!({
+                "module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"}
+            });
+        }
+        for group in json["weightsManifest"].as_array_mut().unwrap() {
+            for spec in group["weights"].as_array_mut().unwrap() {
+                let name = spec["name"].as_str().unwrap();
+                spec["name"] = format!("sequential/{name}").into();
+            }
+        }
+    });
+    let (config, weights) = tfjs::import(&path).unwrap();
+    let model = CpuModel::with_weights(config, &weights, "keras3").unwrap();
+    let expected = expected("mnist-cnn");
+    let outputs = cpu::predict(&model, &expected.inputs, 4).unwrap();
+    assert_matches_tfjs("keras3", &outputs, &expected.outputs);
 }
 
 #[test]

@@ -177,6 +177,8 @@ export class Sequential {
   }
 
   // 'new' before the first fit, 'config' when layers were frozen or unfrozen since, else 'keep'.
+  // NOTE: a later fit keeps the weights but starts a fresh optimizer state (Adam moments),
+  // unlike Keras, because the wasm Trainer drops it when a run ends.
   buildMode(config) {
     if (!this.builtConfig) return 'new';
     const built = JSON.parse(this.builtConfig);

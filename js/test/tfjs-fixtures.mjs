@@ -64,12 +64,11 @@ async function artifactsOf(model) {
   return saved;
 }
 
-// Quantises every tensor as tensorflowjs_converter --quantize_uint8/uint16 does: an affine
-// map from [min, max] to the integer range, min and scale in the manifest.
+// Quantises every tensor as tensorflowjs_converter --quantize_uint8/uint16/float16 does:
+// uint8 and uint16 map [min, max] affinely onto the integer range (min and scale go in the
+// manifest), float16 stores half floats.
 function quantise(specs, data, dtype) {
   const floats = new Float32Array(data);
-  const levels = dtype === 'uint8' ? 255 : 65535;
-  const Out = dtype === 'uint8' ? Uint8Array : Uint16Array;
   const parts = [];
   const quantised = [];
   let offset = 0;
@@ -77,14 +76,29 @@ function quantise(specs, data, dtype) {
     const count = spec.shape.reduce((a, b) => a * b, 1);
     const values = floats.subarray(offset, offset + count);
     offset += count;
+    if (dtype === 'float16') {
+      parts.push(new Uint8Array(Uint16Array.from(values, toHalf).buffer));
+      quantised.push({ ...spec, quantization: { dtype } });
+      continue;
+    }
+    const Out = dtype === 'uint8' ? Uint8Array : Uint16Array;
     const min = Math.min(...values);
-    const scale = (Math.max(...values) - min) / levels || 1;
-    const out = new Out(count);
-    values.forEach((v, i) => { out[i] = Math.round((v - min) / scale); });
+    const scale = (Math.max(...values) - min) / (dtype === 'uint8' ? 255 : 65535) || 1;
+    const out = Out.from(values, (v) => Math.round((v - min) / scale));
     parts.push(new Uint8Array(out.buffer));
     quantised.push({ ...spec, quantization: { dtype, min, scale } });
   }
   return { specs: quantised, data: concat(parts).buffer };
+}
+
+// The IEEE 754 half float nearest below or at `value` in magnitude (truncating the
+// mantissa); normal numbers only, which the fixture weights are.
+function toHalf(value) {
+  const bits = new Uint32Array(new Float32Array([value]).buffer)[0];
+  const sign = (bits >>> 16) & 0x8000;
+  const exponent = ((bits >>> 23) & 0xff) - 127 + 15;
+  if (exponent <= 0) return sign;
+  return sign | (exponent << 10) | ((bits >>> 13) & 0x3ff);
 }
 
 function concat(parts) {
@@ -167,6 +181,7 @@ async function main() {
   await writeFixture(outDir, 'mixed', other);
   await writeFixture(outDir, 'mnist-cnn-uint8', cnn, 'uint8');
   await writeFixture(outDir, 'mixed-uint16', other, 'uint16');
+  await writeFixture(outDir, 'mixed-float16', other, 'float16');
 }
 
 await main();

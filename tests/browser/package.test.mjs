@@ -119,6 +119,42 @@ test('Keras MNIST CNN trains through the JS API', { timeout: 15 * 60_000 }, asyn
   assert.deepEqual(errors, []);
 });
 
+test('the JS API trains on WebGPU', { timeout: 5 * 60_000 }, async (t) => {
+  const server = await serveStatic();
+  const browser = await launchBrowser({ webgpu: true });
+  t.after(async () => {
+    await browser.close();
+    await server.close();
+  });
+  const page = await browser.newPage();
+  const errors = watchConsole(page);
+  await page.goto(`${server.url}/tests/browser/pages/blank.html`);
+  // SwiftShader trains about 30 examples/s, so this run is short: it checks the path, not
+  // the accuracy.
+  const result = await page.evaluate(async () => {
+    const webcnn = await import('/js/src/index.js');
+    const digits = await webcnn.datasets.loadIdx('/data/mnist-10k-images-idx3-ubyte.gz', '/data/mnist-10k-labels-idx1-ubyte.gz');
+    const order = webcnn.datasets.shuffledIndices(digits.y.data.length, 7);
+    const train = webcnn.datasets.take(digits, order.slice(0, 320));
+    const test = webcnn.datasets.take(digits, order.slice(320, 420));
+    const model = webcnn.sequential([
+      webcnn.layers.conv2d(8, { kernelSize: 3, activation: 'relu', inputShape: [28, 28, 1] }),
+      webcnn.layers.maxPooling2d(2),
+      webcnn.layers.flatten(),
+      webcnn.layers.dense(10, { activation: 'softmax' }),
+    ]);
+    model.compile({ loss: 'sparseCategoricalCrossentropy', optimizer: { type: 'adam', learningRate: 0.003 } });
+    const history = await model.fit(train.x, train.y, { epochs: 2, batchSize: 32 });
+    const score = await model.evaluate(test.x, test.y);
+    return { backend: (await model.backend()).backend, loss: history.history.loss, score };
+  });
+  assert.equal(result.backend, 'webgpu');
+  assert.equal(result.loss.length, 2);
+  assert.ok(result.loss[1] < result.loss[0], `loss ${result.loss}`);
+  assert.ok(result.score.accuracy > 0.5, `test accuracy ${result.score.accuracy}`);
+  assert.deepEqual(errors, []);
+});
+
 test('Keras models saved by TensorFlow.js load in the browser', { timeout: 5 * 60_000 }, async (t) => {
   const fixtures = writeTfjsFixtures();
   const server = await serveStatic({ '/': REPO_ROOT, '/fixtures/': fixtures });
@@ -130,7 +166,7 @@ test('Keras models saved by TensorFlow.js load in the browser', { timeout: 5 * 6
   });
   const page = await browser.newPage();
   await page.goto(`${server.url}/tests/browser/pages/blank.html`);
-  for (const name of ['mnist-cnn', 'mixed', 'mnist-cnn-uint8', 'mixed-uint16']) {
+  for (const name of ['mnist-cnn', 'mixed', 'mnist-cnn-uint8', 'mixed-uint16', 'mixed-float16']) {
     const expected = JSON.parse(readFileSync(join(fixtures, name, 'expected.json'), 'utf8'));
     const outputs = await page.evaluate(async ({ name, expected }) => {
       const webcnn = await import('/js/src/index.js');
