@@ -120,6 +120,10 @@ type Labels = Tensor<ArrayLike<number>> | ArrayLike<number>;
 /** A stack of layers trained in a Web Worker on WebGPU, or on the CPU without it. */
 export class Sequential {
   constructor(layers?: Array<Layer | InputMarker> | { layers: Array<Layer | InputMarker> });
+  /** Builds a model from a webcnn JSON config ({input_shape, layers}). */
+  static fromConfig(config: { input_shape: number[]; layers: Record<string, unknown>[] }): Sequential;
+  /** Builds a built-in model: 'seed-cnn' (the Keras MNIST CNN) or 'lenet5', for 28x28x1. */
+  static preset(name: 'seed-cnn' | 'lenet5'): Promise<Sequential>;
   readonly layers: Layer[];
   inputShape: [number, number, number] | null;
   add(layer: Layer | InputMarker): void;
@@ -150,6 +154,7 @@ export namespace datasets {
     imagesUrl: string,
     labelsUrl: string,
   ): Promise<{ x: Tensor; y: Tensor<Uint32Array>; classes: number }>;
+  function shuffledIndices(n: number, seed?: number): number[];
   function take<T extends ArrayLike<number>>(
     data: { x: Tensor; y: Tensor<T> },
     indices: number[],

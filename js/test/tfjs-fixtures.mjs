@@ -1,8 +1,8 @@
 // Writes Keras models saved by TensorFlow.js (tfjs-layers model.json + weight shards) and
-// tfjs's own predictions on random inputs, for tests/tfjs_import.rs.
+// tfjs's own predictions on random inputs, for tests/tfjs_import.rs and tests/browser/.
 //
 // Usage: node js/test/tfjs-fixtures.mjs OUT_DIR
-// Each fixture is OUT_DIR/NAME/{model.json, *.bin, expected.json}; expected.json holds
+// Each fixture is OUT_DIR/NAME/{model.json, *.bin, expected.json}; expected.json contains
 // {inputShape, inputs, outputs} as flat arrays (NHWC inputs, [n, classes] outputs).
 
 import { mkdirSync, writeFileSync } from 'node:fs';

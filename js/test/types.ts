@@ -2,6 +2,7 @@
 // writes it; `tsc -p test` compiles it without emitting anything.
 
 import * as webcnn from 'webcnn';
+import type { TrainerDone } from 'webcnn/elements';
 
 const { layers } = webcnn;
 
@@ -32,4 +33,14 @@ export async function kerasMnist(pixels: Float32Array, labels: Uint8Array): Prom
   const { accuracy } = await loaded.evaluate(x, labels);
   console.log(summary, history.history.loss, output.shape, (await model.backend()).backend);
   return accuracy;
+}
+
+export function elements(): void {
+  const trainer = document.querySelector('webcnn-trainer');
+  trainer?.addEventListener('done', (event) => {
+    const detail = (event as CustomEvent<TrainerDone>).detail;
+    const classifier = document.querySelector('webcnn-classifier');
+    if (classifier) classifier.model = trainer.model;
+    console.log(detail.accuracy);
+  });
 }

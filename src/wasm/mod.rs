@@ -28,10 +28,20 @@ fn js_error(error: impl std::fmt::Display) -> JsError {
     JsError::new(&error.to_string())
 }
 
-/// Serialises `value` as plain JS objects and numbers (u64 as numbers, maps as objects).
+/// Converts `value` to plain JS objects and numbers through JSON. serde_json is in the module
+/// anyway (model configs, safetensors headers), so JSON costs less code than a second serde
+/// format such as serde-wasm-bindgen.
 fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, JsError> {
-    let serializer = serde_wasm_bindgen::Serializer::json_compatible();
-    value.serialize(&serializer).map_err(js_error)
+    let text = serde_json::to_string(value).map_err(js_error)?;
+    Ok(js_sys::JSON::parse(&text).expect("serde_json writes valid JSON"))
+}
+
+/// Converts a plain JS object to `T` through JSON; `what` names the value in errors.
+fn from_js<T: serde::de::DeserializeOwned>(value: &JsValue, what: &str) -> Result<T, JsError> {
+    let text: String = js_sys::JSON::stringify(value)
+        .map_err(|_| js_error(format!("invalid {what}: it cannot be written as JSON")))?
+        .into();
+    serde_json::from_str(&text).map_err(|e| js_error(format!("invalid {what}: {e}")))
 }
 
 /// Returns the JSON model config of a preset (`seed-cnn` or `lenet5`).
@@ -56,8 +66,7 @@ struct LayerRow {
 /// shrinks the image below 1x1 or a model that does not end in one score per class.
 #[wasm_bindgen(js_name = describeModel)]
 pub fn describe_model(config: JsValue) -> Result<JsValue, JsError> {
-    let config: ModelConfig = serde_wasm_bindgen::from_value(config)
-        .map_err(|e| js_error(format!("invalid model config: {e}")))?;
+    let config: ModelConfig = from_js(&config, "model config")?;
     to_js(&layer_rows(&config).map_err(js_error)?)
 }
 

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 
 use super::backend::{Engine, Net, NetRef, Run};
-use super::{inspect, js_error, layer_rows, to_js};
+use super::{from_js, inspect, js_error, layer_rows, to_js};
 use crate::data::{parse_idx_dataset, stratified_split, DataSplit, Dataset, DEFAULT_SPLIT_SEED};
 use crate::gpu::{Gpu, GpuOptions};
 use crate::model::ModelConfig;
@@ -177,8 +177,7 @@ impl Trainer {
     /// freeze or unfreeze layers. Raises, keeping the model, when a parameter's shape changes.
     #[wasm_bindgen(js_name = setConfig)]
     pub async fn set_config(&mut self, config: JsValue) -> Result<(), JsError> {
-        let config: ModelConfig = serde_wasm_bindgen::from_value(config)
-            .map_err(|e| js_error(format!("invalid model config: {e}")))?;
+        let config: ModelConfig = from_js(&config, "model config")?;
         if matches!(self.state, State::Training(_)) {
             return Err(js_error("a training run is in progress; stop it first"));
         }
@@ -201,8 +200,7 @@ impl Trainer {
         if matches!(self.engine, Engine::Cpu) {
             return Ok(());
         }
-        let config: ModelConfig = serde_wasm_bindgen::from_value(config)
-            .map_err(|e| js_error(format!("invalid model config: {e}")))?;
+        let config: ModelConfig = from_js(&config, "model config")?;
         let data = self.data()?;
         let indices: Vec<usize> = (0..WARM_UP_EXAMPLES.min(data.train.len())).collect();
         let sample = data.train.subset(&indices);
@@ -231,8 +229,7 @@ impl Trainer {
     /// model; `model: null` continues training the current one (with fresh optimizer state).
     /// Returns `{steps_per_epoch, summary}`.
     pub async fn start(&mut self, settings: JsValue) -> Result<JsValue, JsError> {
-        let settings: StartSettings = serde_wasm_bindgen::from_value(settings)
-            .map_err(|e| js_error(format!("invalid training settings: {e}")))?;
+        let settings: StartSettings = from_js(&settings, "training settings")?;
         settings.train.validate().map_err(js_error)?;
         settings.optimizer.validate().map_err(js_error)?;
         settings.augment.validate().map_err(js_error)?;
