@@ -33,14 +33,15 @@ if [[ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $wasm_bindgen_ver
     cargo install wasm-bindgen-cli --version "$wasm_bindgen_version"
 fi
 
-# The npm packages of the page (Vite, Chart.js, idb, binaryen, playwright-core) and of the
-# benchmark harness (TensorFlow.js, ConvNetJS), each reinstalled only when its
-# package-lock.json is newer than the installed tree.
+# npm packages, each folder reinstalled only when its package-lock.json is newer than the
+# installed tree: the page's (Vite, Chart.js, idb, binaryen, playwright-core), the npm
+# package's (TensorFlow.js, which writes the Keras models the import tests read) and the
+# benchmark harness's (TensorFlow.js with its backends, ConvNetJS).
 if ! command -v npm >/dev/null; then
     echo "error: npm not found; install Node.js 20.19 or newer with npm" >&2
     exit 1
 fi
-for dir in www bench/browser; do
+for dir in www js bench/browser; do
     if [[ ! -f $dir/node_modules/.package-lock.json ||
         $dir/package-lock.json -nt $dir/node_modules/.package-lock.json ]]; then
         (cd "$dir" && npm ci --no-audit --no-fund)

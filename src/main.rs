@@ -26,6 +26,9 @@ enum Command {
     Train(TrainArgs),
     /// Convert face-api's tiny face detector (its model/ folder) into a webcnn model file.
     ConvertFaceDetector(ConvertFaceDetectorArgs),
+    /// Convert a Keras model saved for TensorFlow.js (tfjs-layers model.json with its weight
+    /// shards beside it) into a webcnn model file.
+    Import(ImportArgs),
 }
 
 #[derive(clap::Args)]
@@ -38,6 +41,15 @@ struct ConvertFaceDetectorArgs {
     /// Input size in pixels per side, a multiple of 32.
     #[arg(long, default_value_t = webcnn::face::DEFAULT_INPUT_SIZE)]
     input_size: usize,
+}
+
+#[derive(clap::Args)]
+struct ImportArgs {
+    /// The tfjs-layers model.json.
+    model_json: PathBuf,
+    /// The webcnn model file to write (.safetensors).
+    #[arg(long)]
+    out: PathBuf,
 }
 
 #[derive(clap::Args)]
@@ -76,7 +88,8 @@ struct TrainArgs {
     /// Write the trained model (safetensors with the JSON config) to this file.
     #[arg(long)]
     save: Option<PathBuf>,
-    /// Continue training from a model file written by --save (its config replaces --model).
+    /// Continue training from a model file written by --save, or a tfjs-layers model.json
+    /// with its weight shards beside it (its config replaces --model).
     #[arg(long)]
     load: Option<PathBuf>,
     /// Print a JSON object with the results as the last line.
@@ -94,6 +107,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Train(args) => pollster::block_on(run_train(args)),
         Command::ConvertFaceDetector(args) => run_convert_face_detector(&args),
+        Command::Import(args) => run_import(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -107,12 +121,7 @@ fn main() -> ExitCode {
 /// Converts the face detector without touching the GPU.
 fn run_convert_face_detector(args: &ConvertFaceDetectorArgs) -> webcnn::Result<()> {
     let (config, weights) = webcnn::face::convert::convert_dir(&args.dir, args.input_size)?;
-    let bytes = webcnn::io::encode(&config, &weights)?;
-    std::fs::write(&args.out, bytes).map_err(|source| webcnn::Error::Io {
-        path: args.out.display().to_string(),
-        source,
-    })?;
-    let params: usize = weights.iter().map(|(_, _, values)| values.len()).sum();
+    let params = write_model(&args.out, &config, &weights)?;
     let (layers, size) = (config.layers.len(), args.input_size);
     println!(
         "converted the tiny face detector ({layers} layers, {params} parameters, {size}x{size} \
@@ -120,6 +129,32 @@ fn run_convert_face_detector(args: &ConvertFaceDetectorArgs) -> webcnn::Result<(
         args.out.display()
     );
     Ok(())
+}
+
+/// Converts a tfjs-layers model without touching the GPU and prints its layers.
+fn run_import(args: &ImportArgs) -> webcnn::Result<()> {
+    let (config, weights) = webcnn::io::tfjs::import(&args.model_json)?;
+    let params = write_model(&args.out, &config, &weights)?;
+    println!(
+        "imported {} layers, {params} parameters, into {}",
+        config.layers.len(),
+        args.out.display()
+    );
+    Ok(())
+}
+
+/// Writes a model file; returns the number of parameters written.
+fn write_model(
+    out: &std::path::Path,
+    config: &ModelConfig,
+    weights: &webcnn::io::Weights,
+) -> webcnn::Result<usize> {
+    let bytes = webcnn::io::encode(config, weights)?;
+    std::fs::write(out, bytes).map_err(|source| webcnn::Error::Io {
+        path: out.display().to_string(),
+        source,
+    })?;
+    Ok(weights.iter().map(|(_, _, values)| values.len()).sum())
 }
 
 fn model_config(name: &str) -> webcnn::Result<ModelConfig> {

@@ -22,8 +22,9 @@ export default defineConfig({
     target: 'es2022',
     // The wasm module is large and loads in the worker only; Vite's size warning adds nothing.
     chunkSizeWarningLimit: 2000,
+    // The trainer page, the face page and the showcase of the package's custom elements.
     rolldownOptions: {
-      input: { index: 'index.html', face: 'face.html' },
+      input: { index: 'index.html', face: 'face.html', embed: 'embed.html' },
     },
   },
 });

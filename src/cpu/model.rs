@@ -143,6 +143,12 @@ impl CpuModel {
     /// Nothing is returned unless every tensor loads; `source` names the file in errors.
     pub fn from_bytes(bytes: &[u8], source: &str) -> Result<CpuModel> {
         let (config, weights) = io::decode(bytes, source)?;
+        CpuModel::with_weights(config, &weights, source)
+    }
+
+    /// Builds `config` with `weights`, which must hold every parameter of the model; `source`
+    /// names where they came from in errors.
+    pub fn with_weights(config: ModelConfig, weights: &Weights, source: &str) -> Result<CpuModel> {
         let mut model = CpuModel::new(config, 0).map_err(|e| Error::ModelFile {
             path: source.to_string(),
             message: e.to_string(),
@@ -151,8 +157,8 @@ impl CpuModel {
             .named_slots()
             .map(|(name, slot)| (name, slot.shape.clone()))
             .collect();
-        io::check_weights(&expected, &weights, source)?;
-        for (name, shape, values) in &weights {
+        io::check_weights(&expected, weights, source)?;
+        for (name, shape, values) in weights {
             model.set_weight(name, shape, values)?;
         }
         Ok(model)

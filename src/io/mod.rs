@@ -1,6 +1,9 @@
 //! Model files: one safetensors file whose header metadata contains the format name, the format
 //! version and the JSON model config, and whose tensors are the parameters (f32, little-endian)
-//! named `layers.{index}.kernel` and `layers.{index}.bias`.
+//! named `layers.{index}.kernel` and `layers.{index}.bias`. [`tfjs`] imports Keras models
+//! saved for TensorFlow.js.
+
+pub mod tfjs;
 
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -64,12 +67,7 @@ pub fn decode(bytes: &[u8], source: &str) -> Result<(ModelConfig, Weights)> {
             "the metadata has no \"format\": \"{FORMAT}\" entry; it is not a webcnn model"
         )));
     }
-    let version = metadata.get("version").cloned().unwrap_or_default();
-    if version != VERSION.to_string() {
-        return Err(bad(format!(
-            "format version {version:?} is not supported (this build reads version {VERSION})"
-        )));
-    }
+    check_version(metadata.get("version").map(String::as_str)).map_err(bad)?;
     let config_text = metadata
         .get("config")
         .ok_or_else(|| bad("the metadata has no model config".into()))?;
@@ -94,6 +92,21 @@ pub fn decode(bytes: &[u8], source: &str) -> Result<(ModelConfig, Weights)> {
         weights.push((name, tensor.shape().to_vec(), values));
     }
     Ok((config, weights))
+}
+
+/// Checks the `version` metadata entry: a file newer than this build is refused with advice.
+fn check_version(version: Option<&str>) -> std::result::Result<(), String> {
+    match version.map(str::parse::<u32>) {
+        Some(Ok(VERSION)) => Ok(()),
+        Some(Ok(newer)) if newer > VERSION => Err(format!(
+            "it is format version {newer}, written by a newer webcnn; this build reads version \
+             {VERSION}, so update webcnn to load it"
+        )),
+        _ => Err(format!(
+            "format version {:?} is not supported (this build reads version {VERSION})",
+            version.unwrap_or("missing")
+        )),
+    }
 }
 
 /// Checks that `weights` contains exactly the parameters `expected` (name and shape) lists.
@@ -136,6 +149,11 @@ pub async fn to_bytes(model: &Model) -> Result<Vec<u8>> {
 /// loads; `source` names the file in errors.
 pub fn from_bytes(gpu: Rc<Gpu>, bytes: &[u8], source: &str) -> Result<Model> {
     let (config, weights) = decode(bytes, source)?;
+    build(gpu, config, &weights, source)
+}
+
+/// Builds `config` on `gpu` with `weights`, which must hold every parameter of the model.
+pub fn build(gpu: Rc<Gpu>, config: ModelConfig, weights: &Weights, source: &str) -> Result<Model> {
     let model = Model::new(gpu, config, 0).map_err(|e| Error::ModelFile {
         path: source.to_string(),
         message: e.to_string(),
@@ -144,8 +162,8 @@ pub fn from_bytes(gpu: Rc<Gpu>, bytes: &[u8], source: &str) -> Result<Model> {
         .slots()
         .map(|(i, s)| (format!("layers.{i}.{}", s.name), s.shape.clone()))
         .collect();
-    check_weights(&expected, &weights, source)?;
-    for (name, shape, values) in &weights {
+    check_weights(&expected, weights, source)?;
+    for (name, shape, values) in weights {
         model.set_weight(name, shape, values)?;
     }
     Ok(model)
@@ -161,12 +179,34 @@ pub async fn save(model: &Model, path: &std::path::Path) -> Result<()> {
     })
 }
 
-/// Reads a model from `path`.
+/// Reads a model from `path`: a webcnn file, or a tfjs-layers `model.json` (any `.json`
+/// file) with its weight shards beside it.
 #[cfg(not(target_arch = "wasm32"))]
 pub fn load(gpu: Rc<Gpu>, path: &std::path::Path) -> Result<Model> {
+    if path.extension().is_some_and(|e| e == "json") {
+        let (config, weights) = tfjs::import(path)?;
+        return build(gpu, config, &weights, &path.display().to_string());
+    }
     let bytes = std::fs::read(path).map_err(|source| Error::Io {
         path: path.display().to_string(),
         source,
     })?;
     from_bytes(gpu, &bytes, &path.display().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn newer_versions_are_refused_with_advice() {
+        assert!(check_version(Some("1")).is_ok());
+        let newer = check_version(Some("2")).unwrap_err();
+        assert!(
+            newer.contains("newer webcnn") && newer.contains("update"),
+            "{newer}"
+        );
+        let missing = check_version(None).unwrap_err();
+        assert!(missing.contains("\"missing\""), "{missing}");
+    }
 }

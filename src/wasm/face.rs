@@ -6,7 +6,7 @@
 use wasm_bindgen::prelude::*;
 
 use super::backend::{Engine, Net};
-use super::{js_error, to_js};
+use super::{from_js, js_error, to_js};
 use crate::face::{self, boxes::Detection};
 use crate::ops::crop::CropBox;
 use crate::tensor::Tensor;
@@ -100,8 +100,7 @@ impl FaceDetector {
         margin: f32,
     ) -> Result<Vec<f32>, JsError> {
         let frame = pixels(rgba, width, height)?;
-        let face: Detection = serde_wasm_bindgen::from_value(face)
-            .map_err(|e| js_error(format!("invalid face box: {e}")))?;
+        let face: Detection = from_js(&face, "face box")?;
         if size == 0
             || !margin.is_finite()
             || margin < 0.0

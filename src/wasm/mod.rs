@@ -16,6 +16,7 @@ use crate::data::{
     parse_idx_dataset, stratified_split, DataSplit, DEFAULT_SPLIT_SEED, DEFAULT_TEST_FRACTION,
 };
 use crate::gpu::{Gpu, GpuOptions};
+use crate::io::tfjs::TfjsModel;
 use crate::model::{build_layers, check_output, ModelConfig};
 
 pub use bench::{train_digits, Bench};
@@ -35,10 +36,20 @@ fn js_error(error: impl std::fmt::Display) -> JsError {
     JsError::new(&error.to_string())
 }
 
-/// Serialises `value` as plain JS objects and numbers (u64 as numbers, maps as objects).
+/// Converts `value` to plain JS objects and numbers through JSON. serde_json is in the module
+/// anyway (model configs, safetensors headers), so JSON costs less code than a second serde
+/// format such as serde-wasm-bindgen.
 fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, JsError> {
-    let serializer = serde_wasm_bindgen::Serializer::json_compatible();
-    value.serialize(&serializer).map_err(js_error)
+    let text = serde_json::to_string(value).map_err(js_error)?;
+    Ok(js_sys::JSON::parse(&text).expect("serde_json writes valid JSON"))
+}
+
+/// Converts a plain JS object to `T` through JSON; `what` names the value in errors.
+fn from_js<T: serde::de::DeserializeOwned>(value: &JsValue, what: &str) -> Result<T, JsError> {
+    let text: String = js_sys::JSON::stringify(value)
+        .map_err(|_| js_error(format!("invalid {what}: it cannot be written as JSON")))?
+        .into();
+    serde_json::from_str(&text).map_err(|e| js_error(format!("invalid {what}: {e}")))
 }
 
 /// Opens a WebGPU device whose uncaptured errors go to the console. wgpu's default handler
@@ -82,8 +93,7 @@ struct LayerRow {
 /// shrinks the image below 1x1 or a model that does not end in one score per class.
 #[wasm_bindgen(js_name = describeModel)]
 pub fn describe_model(config: JsValue) -> Result<JsValue, JsError> {
-    let config: ModelConfig = serde_wasm_bindgen::from_value(config)
-        .map_err(|e| js_error(format!("invalid model config: {e}")))?;
+    let config: ModelConfig = from_js(&config, "model config")?;
     to_js(&layer_rows(&config).map_err(js_error)?)
 }
 
@@ -105,4 +115,48 @@ fn layer_rows(config: &ModelConfig) -> crate::Result<Vec<LayerRow>> {
 fn layer_kind(config: &crate::layers::LayerConfig) -> String {
     let value = serde_json::to_value(config).expect("layer configs serialise");
     value["type"].as_str().unwrap_or("layer").to_string()
+}
+
+/// Parses gzipped (or plain) IDX images and labels. Returns `{images, labels, shape,
+/// classes}`: pixels as a `Float32Array` (u8 files scaled to [0, 1]), labels as a
+/// `Uint32Array` and the shape [height, width, channels] of one image.
+#[wasm_bindgen(js_name = parseIdx)]
+pub fn parse_idx(images: &[u8], labels: &[u8]) -> Result<js_sys::Object, JsError> {
+    let data =
+        crate::data::parse_idx_dataset(images, "images", labels, "labels").map_err(js_error)?;
+    let shape = [data.height, data.width, data.channels];
+    let result = js_sys::Object::new();
+    let set = |key: &str, value: JsValue| {
+        js_sys::Reflect::set(&result, &key.into(), &value).expect("a new object takes properties")
+    };
+    set(
+        "images",
+        js_sys::Float32Array::from(&data.images[..]).into(),
+    );
+    set("labels", js_sys::Uint32Array::from(&data.labels[..]).into());
+    set("shape", to_js(&shape)?);
+    set("classes", data.num_classes.into());
+    Ok(result)
+}
+
+/// Weight files a tfjs-layers `model.json` names, relative to it, in the order
+/// [`import_tfjs`] takes them. Raises when the model cannot be imported.
+#[wasm_bindgen(js_name = tfjsWeightPaths)]
+pub fn tfjs_weight_paths(model_json: &str, name: &str) -> Result<Vec<String>, JsError> {
+    Ok(TfjsModel::parse(model_json, name).map_err(js_error)?.paths)
+}
+
+/// Converts a tfjs-layers `model.json` and its weight files (`Uint8Array`s in the order of
+/// [`tfjs_weight_paths`]) into a webcnn model file. `name` labels the model in errors.
+#[wasm_bindgen(js_name = importTfjs)]
+pub fn import_tfjs(
+    model_json: &str,
+    name: &str,
+    shards: Vec<js_sys::Uint8Array>,
+) -> Result<Vec<u8>, JsError> {
+    let model = TfjsModel::parse(model_json, name).map_err(js_error)?;
+    let shards: Vec<Vec<u8>> = shards.iter().map(js_sys::Uint8Array::to_vec).collect();
+    let views: Vec<&[u8]> = shards.iter().map(Vec::as_slice).collect();
+    let weights = model.weights(&views).map_err(js_error)?;
+    crate::io::encode(&model.config, &weights).map_err(js_error)
 }

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 
 use super::backend::{Engine, Net, NetRef, Run};
-use super::{inspect, js_error, layer_rows, split_digits, to_js};
+use super::{from_js, inspect, js_error, layer_rows, split_digits, to_js};
 use crate::data::{DataSplit, Dataset};
 use crate::model::ModelConfig;
 use crate::ops::augment::AugmentConfig;
@@ -127,6 +127,61 @@ impl Trainer {
         to_js(&summary)
     }
 
+    /// Replaces the data with `images` (NHWC, flat, `shape` = [height, width, channels] per
+    /// image) and their class `labels`, all for training; there is no test part. Raises on a
+    /// label not below `classes`, a partial image or a non-finite pixel.
+    #[wasm_bindgen(js_name = setTrainingData)]
+    pub fn set_training_data(
+        &mut self,
+        images: Vec<f32>,
+        labels: Vec<u32>,
+        shape: Vec<usize>,
+        classes: usize,
+    ) -> Result<(), JsError> {
+        let train = dataset("the training data", images, labels, &shape, classes)?;
+        let test = train.subset(&[]);
+        self.data = Some(DataSplit { train, test });
+        Ok(())
+    }
+
+    /// Evaluates the current model on `images` with `labels` (as in
+    /// [`Trainer::set_training_data`]). Returns `{loss, accuracy, confusion, per_class,
+    /// predictions}`.
+    #[wasm_bindgen(js_name = evaluateOn)]
+    pub async fn evaluate_on(
+        &self,
+        images: Vec<f32>,
+        labels: Vec<u32>,
+        shape: Vec<usize>,
+    ) -> Result<JsValue, JsError> {
+        let net = self.net()?;
+        let classes = layer_rows(net.config())
+            .map_err(js_error)?
+            .last()
+            .map_or(0, |row| row.output_shape[0]);
+        let data = dataset("the evaluation data", images, labels, &shape, classes)?;
+        check_fits(net.config(), &data).map_err(js_error)?;
+        to_js(&net.evaluate(&data, EVAL_BATCH).await.map_err(js_error)?)
+    }
+
+    /// Rebuilds the current model from `config` with its current weights, for example to
+    /// freeze or unfreeze layers. Raises, keeping the model, when a parameter's shape changes.
+    #[wasm_bindgen(js_name = setConfig)]
+    pub async fn set_config(&mut self, config: JsValue) -> Result<(), JsError> {
+        let config: ModelConfig = from_js(&config, "model config")?;
+        if matches!(self.state, State::Training(_)) {
+            return Err(js_error("a training run is in progress; stop it first"));
+        }
+        let weights = self.net()?.weights().await.map_err(js_error)?;
+        let bytes = crate::io::encode(&config, &weights).map_err(js_error)?;
+        let net = self
+            .engine
+            .load(&bytes, "the reconfigured model")
+            .map_err(js_error)?;
+        self.state = State::Idle(net);
+        Ok(())
+    }
+
     /// Compiles the GPU kernels that training `config` uses, by training a throwaway copy for
     /// two steps on 50 digits and predicting one. Chromium compiles WebGPU pipelines on the
     /// thread that also draws the page, so compiling them here, while the page loads, keeps
@@ -136,8 +191,7 @@ impl Trainer {
         if matches!(self.engine, Engine::Cpu) {
             return Ok(());
         }
-        let config: ModelConfig = serde_wasm_bindgen::from_value(config)
-            .map_err(|e| js_error(format!("invalid model config: {e}")))?;
+        let config: ModelConfig = from_js(&config, "model config")?;
         let data = self.data()?;
         let indices: Vec<usize> = (0..WARM_UP_EXAMPLES.min(data.train.len())).collect();
         let sample = data.train.subset(&indices);
@@ -166,8 +220,7 @@ impl Trainer {
     /// model; `model: null` continues training the current one (with fresh optimizer state).
     /// Returns `{steps_per_epoch, summary}`.
     pub async fn start(&mut self, settings: JsValue) -> Result<JsValue, JsError> {
-        let settings: StartSettings = serde_wasm_bindgen::from_value(settings)
-            .map_err(|e| js_error(format!("invalid training settings: {e}")))?;
+        let settings: StartSettings = from_js(&settings, "training settings")?;
         settings.train.validate().map_err(js_error)?;
         settings.optimizer.validate().map_err(js_error)?;
         settings.augment.validate().map_err(js_error)?;
@@ -406,6 +459,22 @@ impl Trainer {
             State::Training(run) => Ok(run.net()),
         }
     }
+}
+
+/// Builds a dataset from flat NHWC `images` of `shape` [height, width, channels] and `labels`.
+fn dataset(
+    name: &str,
+    images: Vec<f32>,
+    labels: Vec<u32>,
+    shape: &[usize],
+    classes: usize,
+) -> Result<Dataset, JsError> {
+    let &[height, width, channels] = shape else {
+        return Err(js_error(format!(
+            "{name} has image shape {shape:?}; pass [height, width, channels]"
+        )));
+    };
+    Dataset::from_parts(name, images, labels, height, width, channels, classes).map_err(js_error)
 }
 
 /// Checks that a model built from `config` takes the images of `data` and has a score for each

@@ -29,7 +29,8 @@ export const WEBGPU_ARGS = [
 // (`--disable-features=WebGPU` did not hide WebGPU in Chromium 156).
 export const NO_WEBGPU_ARGS = [];
 
-// Launches the system Chromium headless; `args` adds flags (a fake camera, for example).
+// Launches headless Chromium, with WebGPU through SwiftShader when `webgpu` is set, and with
+// any further flags in `args`.
 export async function launchBrowser({ webgpu, args = [] }) {
   return chromium.launch({
     executablePath: CHROMIUM_PATH,

@@ -1,10 +1,10 @@
 // Trainer page: collects the settings, sends requests to the training worker and draws what it
 // reports. Nothing here touches WebGPU or runs a model, so the page stays responsive.
 
-import { WorkerClient } from './client.js';
+import { WorkerClient } from '../../js/src/client.js';
 import { Curves } from './charts.js';
 import { LayerEditor } from './editor.js';
-import { DrawPad } from './pad.js';
+import { DrawPad } from '../../js/src/pad.js';
 import { showInspection } from './inspect.js';
 import { galleryIndices, showAccuracy, showConfusion, showGallery, showPerClass } from './results.js';
 import * as store from './store.js';

@@ -2,7 +2,7 @@
 // the worker finds. Without a camera, photos picked by the user take the camera's place. The
 // page itself runs no model, so it stays responsive while the worker detects.
 
-import { WorkerClient } from '../client.js';
+import { WorkerClient } from '../../../js/src/client.js';
 import { CameraError, closeCamera, drawMirrored, isBlank, openCamera } from './camera.js';
 import { Enrolment } from './enrol.js';
 import { RateMeter, drawBoxes } from './overlay.js';

@@ -1,5 +1,5 @@
-// Request/reply channel to a worker (the training or the face worker), plus a listener for its
-// events.
+// Request/reply channel to a worker (a training worker, see engine.js, or the face worker),
+// plus one listener per event type.
 
 export class WorkerClient {
   // `name` labels the worker in the message of a failed start.

@@ -1,0 +1,36 @@
+// Types of the custom elements (src/elements.js), which importing 'webcnn/elements' defines.
+
+import type { History, Sequential } from './index.js';
+
+/** <webcnn-trainer>: trains a preset on an IDX dataset; fires epochend, done and error. */
+export class WebcnnTrainer extends HTMLElement {
+  /** The trained model, set when training is done. */
+  model: Sequential | null;
+  /** Loads the dataset, trains and evaluates; resolves when done. */
+  train(): Promise<void>;
+}
+
+/** <webcnn-classifier>: classifies a drawing or webcam frames; fires load, prediction, error. */
+export class WebcnnClassifier extends HTMLElement {
+  /** The model that classifies; set it to use a Sequential instead of the src attribute. */
+  model: Sequential | null;
+}
+
+/** Detail of the trainer's done event. */
+export interface TrainerDone {
+  history: History;
+  loss: number;
+  accuracy: number;
+}
+
+/** Detail of the classifier's prediction event. */
+export interface Prediction {
+  top: Array<{ index: number; label: string; probability: number }>;
+}
+
+declare global {
+  interface HTMLElementTagNameMap {
+    'webcnn-trainer': WebcnnTrainer;
+    'webcnn-classifier': WebcnnClassifier;
+  }
+}

@@ -1,0 +1,184 @@
+// <webcnn-classifier>: classifies a drawing or webcam frames with a trained model and shows the
+// top-k classes live, inside a shadow root.
+//
+// Attributes: src (URL of a webcnn .safetensors file or of a tfjs-layers model.json), input
+// (draw, the default, for 28x28x1 digit models; or webcam), top-k (default 3), labels
+// (comma-separated class names; default the class indices). The `model` property takes a
+// Sequential instead of src. Events: 'load' (a model is ready), 'prediction' (detail {top:
+// [{index, label, probability}]}) and 'error' (detail {message}).
+
+import { loadModel } from '../model.js';
+import { tensor } from '../tensor.js';
+import { DrawPad } from '../pad.js';
+import { BASE } from './style.js';
+
+// Time between webcam predictions, in milliseconds.
+const WEBCAM_INTERVAL_MS = 250;
+
+export class WebcnnClassifier extends HTMLElement {
+  static observedAttributes = ['src', 'input'];
+
+  constructor() {
+    super();
+    this.current = null;
+    this.ownsModel = false;
+    this.busy = false;
+    this.stream = null;
+    this.timer = null;
+  }
+
+  connectedCallback() {
+    if (!this.shadowRoot) {
+      const root = this.attachShadow({ mode: 'open' });
+      root.adoptedStyleSheets = [BASE];
+      root.innerHTML = `
+        <div part="header"><strong>webcnn classifier</strong></div>
+        <div class="input"></div>
+        <p class="status" role="status">No model yet.</p>
+        <ol part="predictions"></ol>`;
+    }
+    this.setUpInput();
+    if (this.getAttribute('src') && !this.current) this.load(this.getAttribute('src'));
+  }
+
+  disconnectedCallback() {
+    this.stopWebcam();
+  }
+
+  attributeChangedCallback(name, oldValue, value) {
+    if (!this.shadowRoot || oldValue === value) return;
+    if (name === 'src' && value) this.load(value);
+    if (name === 'input') this.setUpInput();
+  }
+
+  /** The model that classifies; set it to use a Sequential instead of src. */
+  get model() {
+    return this.current;
+  }
+
+  set model(model) {
+    this.replaceModel(model, false);
+  }
+
+  replaceModel(model, owned) {
+    if (this.ownsModel && this.current !== model) this.current?.dispose();
+    this.current = model;
+    this.ownsModel = owned;
+    this.status(model ? 'Ready.' : 'No model yet.');
+    if (model) this.dispatchEvent(new Event('load'));
+  }
+
+  async load(src) {
+    this.status(`Loading ${src}…`);
+    try {
+      this.replaceModel(await loadModel(src), true);
+    } catch (error) {
+      this.fail(error);
+    }
+  }
+
+  status(text, isError = false) {
+    const line = this.shadowRoot.querySelector('.status');
+    line.textContent = text;
+    line.classList.toggle('error', isError);
+  }
+
+  fail(error) {
+    this.status(error.message, true);
+    this.dispatchEvent(new CustomEvent('error', { detail: { message: error.message } }));
+  }
+
+  setUpInput() {
+    this.stopWebcam();
+    const box = this.shadowRoot.querySelector('.input');
+    if (this.getAttribute('input') === 'webcam') {
+      box.innerHTML = '<video part="video" muted playsinline></video>';
+      this.startWebcam(box.querySelector('video'));
+      return;
+    }
+    box.innerHTML = '<canvas class="pad" part="pad" width="196" height="196"></canvas><br><button type="button">Clear</button>';
+    const pad = new DrawPad(box.querySelector('canvas'), (pixels) => this.classify(pixels));
+    box.querySelector('button').addEventListener('click', () => {
+      pad.clear();
+      this.shadowRoot.querySelector('ol').replaceChildren();
+    });
+  }
+
+  async startWebcam(video) {
+    try {
+      this.stream = await navigator.mediaDevices.getUserMedia({ video: true, audio: false });
+      video.srcObject = this.stream;
+      await video.play();
+    } catch (error) {
+      this.fail(new Error(`the webcam is unavailable (${error.message}); allow camera access or use input="draw"`));
+      return;
+    }
+    const frame = document.createElement('canvas');
+    const tick = async () => {
+      if (this.current && !this.busy) await this.classify(this.framePixels(video, frame));
+      this.timer = setTimeout(tick, WEBCAM_INTERVAL_MS);
+    };
+    tick();
+  }
+
+  stopWebcam() {
+    clearTimeout(this.timer);
+    this.stream?.getTracks().forEach((track) => track.stop());
+    this.stream = null;
+  }
+
+  // The video frame scaled to the model's input, as values in [0, 1] (grey for one channel).
+  framePixels(video, canvas) {
+    const [height, width, channels] = this.current.inputShape;
+    canvas.width = width;
+    canvas.height = height;
+    const context = canvas.getContext('2d', { willReadFrequently: true });
+    context.drawImage(video, 0, 0, width, height);
+    const rgba = context.getImageData(0, 0, width, height).data;
+    const pixels = new Float32Array(width * height * channels);
+    for (let i = 0; i < width * height; i++) {
+      if (channels === 1) {
+        pixels[i] = (0.299 * rgba[4 * i] + 0.587 * rgba[4 * i + 1] + 0.114 * rgba[4 * i + 2]) / 255;
+      } else {
+        for (let c = 0; c < channels; c++) pixels[i * channels + c] = rgba[4 * i + Math.min(c, 2)] / 255;
+      }
+    }
+    return pixels;
+  }
+
+  async classify(pixels) {
+    const model = this.current;
+    if (!model || this.busy) return;
+    if (pixels.length !== model.inputShape.reduce((a, b) => a * b, 1)) {
+      this.fail(new Error(`the draw pad gives 28x28x1 digits, but the model takes ${model.inputShape.join('x')}; use input="webcam"`));
+      return;
+    }
+    this.busy = true;
+    try {
+      const output = await model.predict(tensor(pixels, [1, ...model.inputShape]));
+      this.show(Array.from(output.data));
+    } catch (error) {
+      this.fail(error);
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  show(probabilities) {
+    const k = Math.max(1, Number(this.getAttribute('top-k') ?? 3) || 3);
+    const names = this.getAttribute('labels')?.split(',').map((s) => s.trim()) ?? [];
+    const top = probabilities
+      .map((probability, index) => ({ index, label: names[index] ?? String(index), probability }))
+      .sort((a, b) => b.probability - a.probability)
+      .slice(0, k);
+    const list = this.shadowRoot.querySelector('ol');
+    list.replaceChildren(...top.map(({ label, probability }) => {
+      const item = document.createElement('li');
+      const name = document.createElement('span');
+      name.textContent = label;
+      item.append(name, ` ${(probability * 100).toFixed(1)} %`);
+      return item;
+    }));
+    this.dispatchEvent(new CustomEvent('prediction', { detail: { top } }));
+  }
+}

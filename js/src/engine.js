@@ -1,0 +1,154 @@
+// Worker side of a training worker, shared by the trainer page (www/src/worker.js) and the npm
+// package (js/src/worker.js): opens the wasm Trainer on WebGPU or the CPU, serialises calls into
+// it, runs training a few steps per call, and handles requests.
+//
+// Requests: {id, type, ...}. Replies: {type: 'reply', id, ok, value | error}. Events without an
+// id: {type: 'progress' | 'epoch' | 'finished' | 'failed', ...}.
+
+// Wall time one Trainer.run call aims at. On the CPU the call blocks the worker, so this bounds
+// how long a message waits. On WebGPU the worker handles messages while it awaits the GPU, and
+// longer calls only spend less time per step on reading the metrics back.
+const TARGET_CALL_SECONDS = 0.1;
+const MAX_STEPS_PER_CALL = 64;
+
+/** Returns the message of an error thrown by wasm or JS. */
+export function errorText(error) {
+  if (error instanceof Error) return error.message;
+  return String(error);
+}
+
+/** Posts a message to the page. */
+export function post(message, transfer = []) {
+  self.postMessage(message, transfer);
+}
+
+/**
+ * Creates a wasm `Trainer` on WebGPU, or on the CPU when the browser has no usable adapter.
+ * Returns {trainer, backend, adapter, fallbackReason}.
+ */
+export async function openTrainer(Trainer) {
+  let gpuProblem = null;
+  let adapterName = '';
+  let trainer = null;
+  if (!self.navigator.gpu) {
+    gpuProblem = 'this browser does not expose WebGPU (navigator.gpu is missing)';
+  } else {
+    const adapter = await self.navigator.gpu.requestAdapter().catch(() => null);
+    if (!adapter) gpuProblem = 'the browser found no WebGPU adapter';
+    // wgpu's WebGPU backend leaves its adapter info empty, so describe the adapter here.
+    const info = adapter?.info ?? {};
+    adapterName = [info.vendor, info.architecture, info.description].filter(Boolean).join(' ');
+  }
+  if (!gpuProblem) {
+    try {
+      trainer = await Trainer.create();
+    } catch (error) {
+      gpuProblem = errorText(error);
+    }
+  }
+  if (gpuProblem) trainer = Trainer.createCpu(gpuProblem);
+  return {
+    trainer,
+    backend: trainer.backend,
+    adapter: trainer.backend === 'webgpu' ? adapterName || 'unnamed adapter' : trainer.adapter,
+    fallbackReason: trainer.fallbackReason ?? null,
+  };
+}
+
+/**
+ * Drives one wasm Trainer: `exclusive` runs one call at a time (the wasm object allows no
+ * other), and `train`, `pause`, `resume` and `stop` control a loop of Trainer.run calls that
+ * posts 'progress', 'epoch', 'finished' and 'failed' events.
+ */
+export class TrainerDriver {
+  constructor(trainer) {
+    this.trainer = trainer;
+    this.running = false;
+    this.stepsPerCall = 1;
+    this.chain = Promise.resolve();
+  }
+
+  /** Runs `task` after every earlier call into the trainer has finished. */
+  exclusive(task) {
+    const result = this.chain.then(task);
+    this.chain = result.catch(() => {});
+    return result;
+  }
+
+  /** Starts a run with Trainer.start `settings` and returns its info. */
+  async train(settings) {
+    if (this.running) throw new Error('training is already running');
+    const info = await this.exclusive(() => this.trainer.start(settings));
+    this.stepsPerCall = 1;
+    this.running = true;
+    this.loop();
+    return info;
+  }
+
+  pause() {
+    this.running = false;
+  }
+
+  resume() {
+    if (!this.trainer.hasModel) throw new Error('there is no training run to resume');
+    if (!this.running) {
+      this.running = true;
+      this.loop();
+    }
+  }
+
+  async stop() {
+    this.running = false;
+    await this.exclusive(() => this.trainer.stop());
+  }
+
+  // Calls Trainer.run until the run ends, a pause, or an error stops it.
+  async loop() {
+    while (this.running) {
+      const started = performance.now();
+      let result;
+      try {
+        result = await this.exclusive(() => this.trainer.run(this.stepsPerCall));
+      } catch (error) {
+        this.running = false;
+        console.warn(`training failed: ${errorText(error)}`);
+        post({ type: 'failed', error: errorText(error) });
+        return;
+      }
+      const seconds = (performance.now() - started) / 1000;
+      if (result.kind === 'steps') {
+        const perStep = seconds / this.stepsPerCall;
+        const steps = Math.round(TARGET_CALL_SECONDS / perStep);
+        this.stepsPerCall = Math.max(1, Math.min(MAX_STEPS_PER_CALL, steps));
+        post({ type: 'progress', progress: result.progress });
+      } else if (result.kind === 'epoch') {
+        post({ type: 'epoch', report: result.report });
+      } else {
+        this.running = false;
+        post({ type: 'finished' });
+      }
+    }
+  }
+}
+
+/** Handles the page's requests with `handlers[type](args)` and posts the replies. */
+export function serve(handlers) {
+  self.onmessage = async (event) => {
+    const { id, type, ...args } = event.data;
+    const handler = handlers[type];
+    try {
+      if (!handler) throw new Error(`unknown request ${type}`);
+      const value = await handler(args);
+      post({ type: 'reply', id, ok: true, value });
+    } catch (error) {
+      post({ type: 'reply', id, ok: false, error: errorText(error) });
+    }
+  };
+}
+
+/** Fetches `url` as bytes; raises with the HTTP status on failure. */
+export async function fetchBytes(url) {
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`loading ${url} failed: HTTP ${response.status}`);
+  return new Uint8Array(await response.arrayBuffer());
+}

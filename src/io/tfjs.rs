@@ -1,0 +1,687 @@
+//! Import of Keras models saved for the web: a tfjs-layers `model.json` (TensorFlow.js
+//! `model.save`, or the `tensorflowjs` converter on a Keras model) plus its binary weight
+//! shards. Sequential models of the layers webcnn has map one to one onto a [`ModelConfig`];
+//! Keras and webcnn both use NHWC activations, HWIO conv kernels and `[in, out]` dense
+//! kernels, so the weights are copied without transposition.
+//!
+//! Import is all or nothing: an unsupported layer or option, a missing or mis-shaped tensor,
+//! or a shard with fewer bytes than the manifest describes returns an error naming it.
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::Weights;
+use crate::layers::{Conv2dConfig, DenseConfig, Initializer, LayerConfig, PoolConfig};
+use crate::model::{build_layers, check_output, ModelConfig};
+use crate::ops::{Activation, Padding};
+use crate::{Error, Result};
+
+/// Keras layer classes that webcnn imports.
+pub const SUPPORTED_LAYERS: [&str; 8] = [
+    "InputLayer",
+    "Conv2D",
+    "MaxPooling2D",
+    "AveragePooling2D",
+    "Flatten",
+    "Dense",
+    "Dropout",
+    "Activation",
+];
+
+/// A parsed `model.json`: the webcnn config and where each parameter's values are.
+#[derive(Debug)]
+pub struct TfjsModel {
+    /// The model, in webcnn's terms.
+    pub config: ModelConfig,
+    /// Weight shard files named by the manifest, relative to `model.json`, in reading order.
+    pub paths: Vec<String>,
+    groups: Vec<Group>,
+    params: Vec<Param>,
+    source: String,
+}
+
+/// One `weightsManifest` entry: shards that, concatenated, hold `specs` back to back.
+#[derive(Debug)]
+struct Group {
+    /// Indices into [`TfjsModel::paths`].
+    shards: std::ops::Range<usize>,
+    specs: Vec<WeightSpec>,
+}
+
+/// A tensor of the manifest.
+#[derive(Debug, Deserialize)]
+struct WeightSpec {
+    name: String,
+    shape: Vec<usize>,
+    dtype: String,
+    #[serde(default)]
+    quantization: Option<Quantization>,
+}
+
+/// Storage of a quantised tensor: `value = min + scale * stored` for `uint8` and `uint16`, or
+/// half floats for `float16`.
+#[derive(Debug, Deserialize)]
+struct Quantization {
+    dtype: String,
+    #[serde(default)]
+    min: Option<f32>,
+    #[serde(default)]
+    scale: Option<f32>,
+}
+
+/// A webcnn parameter and the Keras tensor it comes from.
+#[derive(Debug)]
+struct Param {
+    /// webcnn name, `layers.{index}.{kernel|bias}`.
+    name: String,
+    /// Keras name, `{layer name}/{kernel|bias}`; `None` for the zero bias of a layer with
+    /// `use_bias: false`.
+    keras: Option<String>,
+    shape: Vec<usize>,
+    /// Description of the layer for errors, such as `layer 2 (Dense "dense_1")`.
+    layer: String,
+}
+
+/// A Keras layer entry of the topology.
+struct KerasLayer<'a> {
+    class: &'a str,
+    name: &'a str,
+    config: &'a Value,
+    /// Position in the topology's layer list.
+    position: usize,
+}
+
+impl KerasLayer<'_> {
+    fn describe(&self) -> String {
+        format!("layer {} ({} {:?})", self.position, self.class, self.name)
+    }
+
+    fn field(&self, key: &str) -> Option<&Value> {
+        self.config.get(key).filter(|v| !v.is_null())
+    }
+}
+
+impl TfjsModel {
+    /// Parses the text of a `model.json`; `source` names it in errors.
+    pub fn parse(text: &str, source: &str) -> Result<TfjsModel> {
+        let bad = |message: String| model_error(source, message);
+        let root: Value =
+            serde_json::from_str(text).map_err(|e| bad(format!("not valid JSON ({e})")))?;
+        if root.get("format").and_then(Value::as_str) == Some("graph-model") {
+            return Err(bad(
+                "it is a tfjs graph model; only layers models (Keras models saved with \
+                 model.save or tensorflowjs_converter --output_format tfjs_layers_model) import"
+                    .into(),
+            ));
+        }
+        let topology = root.get("modelTopology").ok_or_else(|| {
+            bad("it has no \"modelTopology\"; it is not a tfjs-layers model.json".into())
+        })?;
+        let topology = topology.get("model_config").unwrap_or(topology);
+        let layers = sequential_layers(topology).map_err(bad)?;
+        let (config, params) = convert(&layers).map_err(bad)?;
+        let (paths, groups) = manifest(&root).map_err(bad)?;
+        let model = TfjsModel {
+            config,
+            paths,
+            groups,
+            params,
+            source: source.to_string(),
+        };
+        model.check_manifest()?;
+        Ok(model)
+    }
+
+    /// Reads every parameter from the shards, given in the order of [`TfjsModel::paths`].
+    pub fn weights(&self, shards: &[&[u8]]) -> Result<Weights> {
+        if shards.len() != self.paths.len() {
+            return Err(self.error(format!(
+                "the manifest names {} weight files ({}), but {} were given",
+                self.paths.len(),
+                self.paths.join(", "),
+                shards.len()
+            )));
+        }
+        let mut tensors: Vec<(&str, Vec<f32>)> = Vec::new();
+        for group in &self.groups {
+            let bytes: Vec<u8> = shards[group.shards.clone()].concat();
+            tensors.extend(self.read_group(group, &bytes)?);
+        }
+        self.params
+            .iter()
+            .map(|param| {
+                let values = match &param.keras {
+                    None => vec![0.0; param.shape.iter().product()],
+                    Some(keras) => {
+                        let (_, values) = tensors
+                            .iter()
+                            .find(|(name, _)| same_tensor(name, keras))
+                            .expect("the manifest was checked");
+                        values.clone()
+                    }
+                };
+                Ok((param.name.clone(), param.shape.clone(), values))
+            })
+            .collect()
+    }
+
+    /// Checks that every parameter has a tensor of its shape and storage type in the
+    /// manifest, and that the manifest contains no other tensor.
+    fn check_manifest(&self) -> Result<()> {
+        let specs: Vec<&WeightSpec> = self.groups.iter().flat_map(|g| &g.specs).collect();
+        for spec in &specs {
+            storage_size(spec).map_err(|e| self.error(e))?;
+            let used = self
+                .params
+                .iter()
+                .filter_map(|p| p.keras.as_deref())
+                .any(|keras| same_tensor(&spec.name, keras));
+            if !used {
+                return Err(self.error(format!(
+                    "the manifest's tensor {:?} belongs to no layer of the model; the weights \
+                     come from another model",
+                    spec.name
+                )));
+            }
+        }
+        for param in &self.params {
+            let Some(keras) = &param.keras else { continue };
+            let spec = specs
+                .iter()
+                .find(|s| same_tensor(&s.name, keras))
+                .ok_or_else(|| {
+                    self.error(format!(
+                        "tensor {keras:?} of {} is missing from the weights manifest",
+                        param.layer
+                    ))
+                })?;
+            if spec.shape != param.shape {
+                return Err(self.error(format!(
+                    "tensor {keras:?} has shape {:?} in the weights manifest, but {} needs {:?}",
+                    spec.shape, param.layer, param.shape
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Decodes the tensors of one group from its concatenated shards.
+    fn read_group<'a>(&self, group: &'a Group, bytes: &[u8]) -> Result<Vec<(&'a str, Vec<f32>)>> {
+        let files = self.paths[group.shards.clone()].join(", ");
+        let needed: usize = group
+            .specs
+            .iter()
+            .map(|s| storage_size(s).expect("checked"))
+            .sum();
+        if bytes.len() != needed {
+            let what = if bytes.len() < needed {
+                "truncated"
+            } else {
+                "longer than the manifest describes"
+            };
+            return Err(self.error(format!(
+                "the weight files [{files}] hold {} bytes, but the manifest's tensors need \
+                 {needed}; the files are {what} or belong to another model.json",
+                bytes.len()
+            )));
+        }
+        let mut offset = 0;
+        let mut tensors = Vec::with_capacity(group.specs.len());
+        for spec in &group.specs {
+            let size = storage_size(spec).expect("checked");
+            let values = decode_tensor(spec, &bytes[offset..offset + size]);
+            if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+                return Err(self.error(format!(
+                    "tensor {:?} element {i} is {} in [{files}]",
+                    spec.name, values[i]
+                )));
+            }
+            tensors.push((spec.name.as_str(), values));
+            offset += size;
+        }
+        Ok(tensors)
+    }
+
+    fn error(&self, message: String) -> Error {
+        model_error(&self.source, message)
+    }
+}
+
+fn model_error(source: &str, message: String) -> Error {
+    Error::ModelFile {
+        path: source.to_string(),
+        message,
+    }
+}
+
+/// Returns whether manifest tensor `name` is Keras tensor `keras` (`layer/kernel`). Manifests
+/// may add the model's name as a prefix and `:0` as a suffix.
+fn same_tensor(name: &str, keras: &str) -> bool {
+    let name = name.strip_suffix(":0").unwrap_or(name);
+    name == keras || name.ends_with(&format!("/{keras}"))
+}
+
+/// Returns the layer list of a Sequential topology (`{class_name, config: {layers}}`, or an old
+/// Keras topology whose config is the list itself).
+fn sequential_layers(topology: &Value) -> std::result::Result<Vec<KerasLayer<'_>>, String> {
+    let class = topology.get("class_name").and_then(Value::as_str);
+    if class != Some("Sequential") {
+        return Err(format!(
+            "the model is a {}, but only Sequential models import; rebuild it as \
+             tf.sequential / keras.Sequential",
+            class.unwrap_or("model without a class_name")
+        ));
+    }
+    let config = &topology["config"];
+    let list = config
+        .get("layers")
+        .unwrap_or(config)
+        .as_array()
+        .ok_or("the Sequential config has no layer list")?;
+    list.iter()
+        .enumerate()
+        .map(|(position, layer)| {
+            let class = layer.get("class_name").and_then(Value::as_str);
+            let config = layer.get("config").filter(|c| c.is_object());
+            let (Some(class), Some(config)) = (class, config) else {
+                return Err(format!(
+                    "layer {position} has no class_name or config object"
+                ));
+            };
+            let name = config.get("name").and_then(Value::as_str).unwrap_or(class);
+            Ok(KerasLayer {
+                class,
+                name,
+                config,
+                position,
+            })
+        })
+        .collect()
+}
+
+/// Maps the Keras layers to a webcnn config and lists each parameter's Keras tensor.
+fn convert(layers: &[KerasLayer]) -> std::result::Result<(ModelConfig, Vec<Param>), String> {
+    let input = input_shape(layers)?;
+    let mut config = ModelConfig {
+        input_shape: input,
+        layers: Vec::new(),
+    };
+    // The Keras layer behind each webcnn layer.
+    let mut sources: Vec<(&KerasLayer, bool)> = Vec::new();
+    for layer in layers {
+        check_channels_last(layer)?;
+        let converted = match layer.class {
+            "InputLayer" => None,
+            "Conv2D" => Some((LayerConfig::Conv2d(conv2d(layer)?), use_bias(layer))),
+            "MaxPooling2D" => Some((LayerConfig::MaxPool2d(pool(layer)?), false)),
+            "AveragePooling2D" => Some((LayerConfig::AvgPool2d(pool(layer)?), false)),
+            "Flatten" => Some((LayerConfig::Flatten, false)),
+            "Dense" => Some((LayerConfig::Dense(dense(layer)?), use_bias(layer))),
+            "Dropout" => Some((LayerConfig::Dropout { rate: rate(layer)? }, false)),
+            "Activation" => Some((
+                LayerConfig::Activation {
+                    activation: activation(layer, "activation")?,
+                },
+                false,
+            )),
+            other => {
+                return Err(format!(
+                    "layer {} ({:?}) is a {other} layer, which webcnn cannot import; it imports \
+                     {}",
+                    layer.position,
+                    layer.name,
+                    SUPPORTED_LAYERS.join(", ")
+                ))
+            }
+        };
+        if let Some((layer_config, bias)) = converted {
+            config.layers.push(layer_config);
+            sources.push((layer, bias));
+        }
+    }
+    let (built, _) = build_layers(&config, 1).map_err(|e| e.to_string())?;
+    check_output(&config, &built).map_err(|e| e.to_string())?;
+    let mut params = Vec::new();
+    for (index, (layer, (keras, has_bias))) in built.iter().zip(&sources).enumerate() {
+        for slot in layer.params() {
+            let keras_name =
+                (slot.name != "bias" || *has_bias).then(|| format!("{}/{}", keras.name, slot.name));
+            params.push(Param {
+                name: format!("layers.{index}.{}", slot.name),
+                keras: keras_name,
+                shape: slot.shape.clone(),
+                layer: keras.describe(),
+            });
+        }
+    }
+    Ok((config, params))
+}
+
+/// `[height, width, channels]` from the InputLayer's or the first layer's batch shape.
+fn input_shape(layers: &[KerasLayer]) -> std::result::Result<[usize; 3], String> {
+    let first = layers.first().ok_or("the Sequential model has no layers")?;
+    let shape = ["batch_input_shape", "batch_shape"]
+        .iter()
+        .find_map(|key| first.field(key))
+        .ok_or_else(|| {
+            format!(
+                "{} gives no batch_input_shape; save the model after building it with an \
+                 input shape",
+                first.describe()
+            )
+        })?;
+    let dims: Option<Vec<usize>> = shape.as_array().and_then(|dims| {
+        dims.iter()
+            .skip(1)
+            .map(|d| d.as_u64().map(|d| d as usize))
+            .collect()
+    });
+    match dims.as_deref() {
+        Some(&[h, w, c]) => Ok([h, w, c]),
+        _ => Err(format!(
+            "{} takes input of batch shape {shape}, but webcnn needs images [null, height, \
+             width, channels] with every size given",
+            first.describe()
+        )),
+    }
+}
+
+fn check_channels_last(layer: &KerasLayer) -> std::result::Result<(), String> {
+    match layer.field("data_format").and_then(Value::as_str) {
+        None | Some("channels_last") => Ok(()),
+        Some(other) => Err(format!(
+            "{} uses data_format {other:?}; webcnn imports only channels_last (NHWC) models",
+            layer.describe()
+        )),
+    }
+}
+
+fn conv2d(layer: &KerasLayer) -> std::result::Result<Conv2dConfig, String> {
+    if let Some(groups) = layer.field("groups").and_then(Value::as_u64) {
+        if groups != 1 {
+            return Err(format!(
+                "{} has groups {groups}; webcnn supports only groups 1",
+                layer.describe()
+            ));
+        }
+    }
+    Ok(Conv2dConfig {
+        filters: count(layer, "filters")?,
+        kernel_size: pair(layer, "kernel_size")?.ok_or_else(|| missing(layer, "kernel_size"))?,
+        strides: pair(layer, "strides")?.unwrap_or([1, 1]),
+        padding: padding(layer)?,
+        dilation: pair(layer, "dilation_rate")?.unwrap_or([1, 1]),
+        activation: activation(layer, "activation")?,
+        kernel_initializer: initializer(layer),
+        trainable: trainable(layer),
+    })
+}
+
+fn dense(layer: &KerasLayer) -> std::result::Result<DenseConfig, String> {
+    Ok(DenseConfig {
+        units: count(layer, "units")?,
+        activation: activation(layer, "activation")?,
+        kernel_initializer: initializer(layer),
+        trainable: trainable(layer),
+    })
+}
+
+fn pool(layer: &KerasLayer) -> std::result::Result<PoolConfig, String> {
+    Ok(PoolConfig {
+        pool_size: pair(layer, "pool_size")?.unwrap_or([2, 2]),
+        strides: pair(layer, "strides")?,
+        padding: padding(layer)?,
+    })
+}
+
+fn rate(layer: &KerasLayer) -> std::result::Result<f32, String> {
+    layer
+        .field("rate")
+        .and_then(Value::as_f64)
+        .map(|r| r as f32)
+        .ok_or_else(|| missing(layer, "rate"))
+}
+
+fn missing(layer: &KerasLayer, key: &str) -> String {
+    format!("{} has no {key}", layer.describe())
+}
+
+fn count(layer: &KerasLayer, key: &str) -> std::result::Result<usize, String> {
+    layer
+        .field(key)
+        .and_then(Value::as_u64)
+        .map(|n| n as usize)
+        .ok_or_else(|| missing(layer, key))
+}
+
+/// A size given as one number or as `[height, width]`; `None` when absent.
+fn pair(layer: &KerasLayer, key: &str) -> std::result::Result<Option<[usize; 2]>, String> {
+    let Some(value) = layer.field(key) else {
+        return Ok(None);
+    };
+    let as_size = |v: &Value| v.as_u64().map(|n| n as usize);
+    let parsed = match value.as_array().map(Vec::as_slice) {
+        Some([h, w]) => as_size(h).zip(as_size(w)).map(|(h, w)| [h, w]),
+        Some(_) => None,
+        None => as_size(value).map(|n| [n, n]),
+    };
+    parsed.map(Some).ok_or_else(|| {
+        format!(
+            "{} has {key} {value}; expected a size or [height, width]",
+            layer.describe()
+        )
+    })
+}
+
+fn padding(layer: &KerasLayer) -> std::result::Result<Padding, String> {
+    match layer.field("padding").and_then(Value::as_str) {
+        None | Some("valid") => Ok(Padding::Valid),
+        Some("same") => Ok(Padding::Same),
+        Some(other) => Err(format!(
+            "{} has padding {other:?}; webcnn supports valid and same",
+            layer.describe()
+        )),
+    }
+}
+
+fn activation(layer: &KerasLayer, key: &str) -> std::result::Result<Activation, String> {
+    let Some(value) = layer.field(key) else {
+        return Ok(Activation::Linear);
+    };
+    let name = value.as_str().unwrap_or_default();
+    serde_json::from_value(Value::String(name.to_string())).map_err(|_| {
+        format!(
+            "{} uses activation {value}, which webcnn does not have; use linear, relu, \
+             sigmoid, tanh or softmax",
+            layer.describe()
+        )
+    })
+}
+
+fn use_bias(layer: &KerasLayer) -> bool {
+    layer
+        .field("use_bias")
+        .and_then(Value::as_bool)
+        .unwrap_or(true)
+}
+
+fn trainable(layer: &KerasLayer) -> bool {
+    layer
+        .field("trainable")
+        .and_then(Value::as_bool)
+        .unwrap_or(true)
+}
+
+/// The webcnn initialiser matching Keras's `kernel_initializer`, for retraining from scratch.
+/// NOTE: initialisers webcnn lacks fall back to glorot_uniform; imported weights replace them.
+fn initializer(layer: &KerasLayer) -> Initializer {
+    let Some(init) = layer.field("kernel_initializer") else {
+        return Initializer::GlorotUniform;
+    };
+    let class = init.get("class_name").and_then(Value::as_str).unwrap_or("");
+    let config = &init["config"];
+    match class {
+        "GlorotNormal" => Initializer::GlorotNormal,
+        "HeUniform" => Initializer::HeUniform,
+        "HeNormal" => Initializer::HeNormal,
+        "VarianceScaling" => {
+            let fan_in = config["mode"] == "fan_in" && config["scale"].as_f64() == Some(2.0);
+            let normal = config["distribution"] != "uniform";
+            match (fan_in, normal) {
+                (true, true) => Initializer::HeNormal,
+                (true, false) => Initializer::HeUniform,
+                (false, true) => Initializer::GlorotNormal,
+                (false, false) => Initializer::GlorotUniform,
+            }
+        }
+        _ => Initializer::GlorotUniform,
+    }
+}
+
+/// Shard paths in reading order and the groups of the `weightsManifest`.
+fn manifest(root: &Value) -> std::result::Result<(Vec<String>, Vec<Group>), String> {
+    let groups = root
+        .get("weightsManifest")
+        .and_then(Value::as_array)
+        .ok_or("it has no \"weightsManifest\" list; save the model with its weights")?;
+    let mut paths = Vec::new();
+    let mut parsed = Vec::new();
+    for (index, group) in groups.iter().enumerate() {
+        let shard_paths: Vec<String> = serde_json::from_value(group["paths"].clone())
+            .map_err(|e| format!("weightsManifest group {index} has no list of paths ({e})"))?;
+        let specs: Vec<WeightSpec> = serde_json::from_value(group["weights"].clone())
+            .map_err(|e| format!("weightsManifest group {index} has a bad weights list ({e})"))?;
+        let start = paths.len();
+        paths.extend(shard_paths);
+        parsed.push(Group {
+            shards: start..paths.len(),
+            specs,
+        });
+    }
+    Ok((paths, parsed))
+}
+
+/// Bytes a tensor takes in its shard; an error for a storage type webcnn cannot read.
+fn storage_size(spec: &WeightSpec) -> std::result::Result<usize, String> {
+    let count: usize = spec.shape.iter().product();
+    let bytes = match (&spec.quantization, spec.dtype.as_str()) {
+        (None, "float32") => 4,
+        (Some(q), "float32") => match (q.dtype.as_str(), q.min, q.scale) {
+            ("uint8", Some(_), Some(_)) => 1,
+            ("uint16", Some(_), Some(_)) => 2,
+            ("float16", _, _) => 2,
+            (other, _, _) => {
+                return Err(format!(
+                    "tensor {:?} is quantised as {other:?}{}; webcnn reads uint8 and uint16 \
+                     with min and scale, and float16",
+                    spec.name,
+                    if q.min.is_none() { " without min" } else { "" }
+                ))
+            }
+        },
+        (_, other) => {
+            return Err(format!(
+                "tensor {:?} has dtype {other:?}; webcnn imports float32 weights",
+                spec.name
+            ))
+        }
+    };
+    Ok(count * bytes)
+}
+
+/// Decodes a tensor's bytes (little-endian) to f32.
+fn decode_tensor(spec: &WeightSpec, bytes: &[u8]) -> Vec<f32> {
+    let Some(q) = &spec.quantization else {
+        return bytes
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+    };
+    let (min, scale) = (q.min.unwrap_or(0.0), q.scale.unwrap_or(1.0));
+    match q.dtype.as_str() {
+        "uint8" => bytes.iter().map(|&b| min + scale * b as f32).collect(),
+        "uint16" => bytes
+            .chunks_exact(2)
+            .map(|b| min + scale * u16::from_le_bytes([b[0], b[1]]) as f32)
+            .collect(),
+        _ => bytes
+            .chunks_exact(2)
+            .map(|b| f16_to_f32(u16::from_le_bytes([b[0], b[1]])))
+            .collect(),
+    }
+}
+
+/// IEEE 754 half to single precision.
+fn f16_to_f32(half: u16) -> f32 {
+    let sign = if half & 0x8000 != 0 { -1.0 } else { 1.0 };
+    let exponent = (half >> 10) & 0x1f;
+    let fraction = (half & 0x3ff) as f32;
+    sign * match exponent {
+        0 => fraction * 2f32.powi(-24),
+        0x1f if fraction == 0.0 => f32::INFINITY,
+        0x1f => f32::NAN,
+        e => (1.0 + fraction / 1024.0) * 2f32.powi(e as i32 - 15),
+    }
+}
+
+/// Reads `model.json` at `path` and the shards beside it. Returns the webcnn config and
+/// weights.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn import(path: &std::path::Path) -> Result<(ModelConfig, Weights)> {
+    let read = |path: &std::path::Path| {
+        std::fs::read(path).map_err(|source| Error::Io {
+            path: path.display().to_string(),
+            source,
+        })
+    };
+    let text = read(path)?;
+    let source = path.display().to_string();
+    let text = String::from_utf8(text)
+        .map_err(|_| model_error(&source, "it is not UTF-8 text; pass the model.json".into()))?;
+    let model = TfjsModel::parse(&text, &source)?;
+    let folder = path.parent().unwrap_or(std::path::Path::new("."));
+    let shards = model
+        .paths
+        .iter()
+        .map(|shard| read(&folder.join(shard)))
+        .collect::<Result<Vec<_>>>()?;
+    let views: Vec<&[u8]> = shards.iter().map(Vec::as_slice).collect();
+    let weights = model.weights(&views)?;
+    Ok((model.config, weights))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn half_floats_decode() {
+        assert_eq!(f16_to_f32(0x3c00), 1.0);
+        assert_eq!(f16_to_f32(0xc000), -2.0);
+        assert_eq!(f16_to_f32(0x3555), 0.333_251_95);
+        assert_eq!(f16_to_f32(0x0001), 2f32.powi(-24));
+    }
+
+    #[test]
+    fn quantised_tensors_dequantise() {
+        let spec = |dtype: &str| WeightSpec {
+            name: "w".into(),
+            shape: vec![2],
+            dtype: "float32".into(),
+            quantization: Some(Quantization {
+                dtype: dtype.into(),
+                min: Some(-1.0),
+                scale: Some(0.5),
+            }),
+        };
+        assert_eq!(decode_tensor(&spec("uint8"), &[0, 4]), [-1.0, 1.0]);
+        assert_eq!(decode_tensor(&spec("uint16"), &[2, 0, 0, 1]), [0.0, 127.0]);
+    }
+
+    #[test]
+    fn manifest_names_match_with_prefix_and_suffix() {
+        assert!(same_tensor("dense_1/kernel", "dense_1/kernel"));
+        assert!(same_tensor("sequential/dense_1/kernel:0", "dense_1/kernel"));
+        assert!(!same_tensor("dense_11/kernel", "dense_1/kernel"));
+    }
+}

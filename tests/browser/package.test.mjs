@@ -1,0 +1,213 @@
+// The npm package (js/) in headless Chromium, loaded unbundled from a static server: the Keras
+// MNIST CNN written with the JS API trains on the embedded digits on the CPU path; freezing,
+// IndexedDB and Blob round trips, and the import of Keras models saved by TensorFlow.js
+// (written by tfjs 4.22.0 in Node) with damaged copies.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { writeTfjsFixtures } from './fixtures.mjs';
+import { launchBrowser, watchConsole } from './support.mjs';
+import { REPO_ROOT, serveStatic } from './static.mjs';
+
+const TRAIN_EXAMPLES = 6000;
+const TEST_EXAMPLES = 1000;
+const EPOCHS = 4;
+
+// Reads a safetensors file: tensor(name) gives a tensor's raw bytes, and header its JSON header
+// (tensor names with their shapes and offsets, plus __metadata__).
+function safetensors(bytes) {
+  const view = Buffer.from(bytes);
+  const headerLength = Number(view.readBigUInt64LE(0));
+  const header = JSON.parse(view.subarray(8, 8 + headerLength).toString());
+  const start = 8 + headerLength;
+  const tensor = (name) => {
+    assert.ok(header[name], `the file has no tensor ${name}`);
+    const [from, to] = header[name].data_offsets;
+    return view.subarray(start + from, start + to);
+  };
+  return { header, tensor };
+}
+
+test('Keras MNIST CNN trains through the JS API', { timeout: 15 * 60_000 }, async (t) => {
+  const server = await serveStatic();
+  const browser = await launchBrowser({ webgpu: false });
+  t.after(async () => {
+    await browser.close();
+    await server.close();
+  });
+  const page = await browser.newPage();
+  const errors = watchConsole(page);
+  await page.goto(`${server.url}/tests/browser/pages/keras-mnist.html?train=${TRAIN_EXAMPLES}&test=${TEST_EXAMPLES}&epochs=${EPOCHS}`);
+  const result = await page.evaluate(() => window.__result);
+  assert.equal(result.error, undefined, result.error);
+  console.log(`backend ${result.backend.backend}, test accuracy ${result.score.accuracy}`);
+
+  assert.equal(result.backend.backend, 'cpu');
+  assert.match(result.summary, /Total params: 34826/);
+  assert.match(result.summary, /dropout\s+\(None, 1600\)/);
+  assert.deepEqual(result.history.epoch, [0, 1, 2, 3]);
+  assert.equal(result.history.history.loss.length, EPOCHS);
+  assert.equal(result.history.history.val_accuracy.length, EPOCHS);
+  assert.deepEqual(result.epochEnds.map((e) => e.epoch), [0, 1, 2, 3]);
+  assert.ok(result.epochEnds.every((e) => e.loss > 0 && e.val_accuracy > 0), JSON.stringify(result.epochEnds));
+  assert.ok(result.batchEnds >= EPOCHS, `onBatchEnd ran ${result.batchEnds} times`);
+  assert.ok(result.history.history.loss[EPOCHS - 1] < result.history.history.loss[0], 'the loss falls');
+  assert.ok(result.score.accuracy >= 0.95, `test accuracy ${result.score.accuracy}`);
+  assert.deepEqual(result.predictions.shape, [3, 10]);
+  for (let row = 0; row < 3; row++) {
+    const sum = result.predictions.data.slice(row * 10, row * 10 + 10).reduce((a, b) => a + b, 0);
+    assert.ok(Math.abs(sum - 1) < 1e-5, `row ${row} sums to ${sum}`);
+  }
+
+  await t.test('frozen layers keep their weights', async () => {
+    const out = await page.evaluate(async () => {
+      const webcnn = await import('/js/src/index.js');
+      const model = window.__model;
+      const part = webcnn.datasets.take(window.__test, [...Array(200).keys()]);
+      const before = await model.toBytes();
+      model.layers[0].trainable = false;
+      model.layers[2].trainable = false;
+      const summary = await model.summary(null);
+      model.compile({ loss: 'sparseCategoricalCrossentropy', optimizer: { type: 'sgd', learningRate: 0.05 } });
+      await model.fit(part.x, part.y, { epochs: 1, batchSize: 50 });
+      const after = await model.toBytes();
+      return { before: Array.from(before), after: Array.from(after), summary };
+    });
+    assert.match(out.summary, /Non-trainable params: 18816/);
+    const before = safetensors(out.before).tensor;
+    const after = safetensors(out.after).tensor;
+    for (const name of ['layers.0.kernel', 'layers.0.bias', 'layers.2.kernel']) {
+      assert.ok(before(name).equals(after(name)), `${name} changed while frozen`);
+    }
+    assert.ok(!before('layers.6.kernel').equals(after('layers.6.kernel')), 'the dense kernel did not train');
+  });
+
+  await t.test('IndexedDB and Blob round trips are bit-exact', async () => {
+    const out = await page.evaluate(async () => {
+      const webcnn = await import('/js/src/index.js');
+      const model = window.__model;
+      const x = webcnn.datasets.take(window.__test, [5, 6, 7, 8]).x;
+      await model.save('indexeddb://keras-mnist');
+      const first = await webcnn.loadModel('indexeddb://keras-mnist');
+      const second = await webcnn.loadModel('indexeddb://keras-mnist');
+      const fromBlob = await webcnn.loadModel(new Blob([await model.toBytes()]));
+      const outputs = [];
+      for (const m of [model, first, second, fromBlob]) outputs.push(Array.from((await m.predict(x)).data));
+      const saved = Array.from(await model.toBytes());
+      const reloaded = Array.from(await first.toBytes());
+      const missing = await webcnn.loadModel('indexeddb://no-such-model').then(() => 'loaded', (e) => e.message);
+      return { outputs, saved, reloaded, missing, frozen: first.layers[0].trainable };
+    });
+    // Each write may order the JSON header differently, so compare its contents.
+    const saved = safetensors(out.saved);
+    const reloaded = safetensors(out.reloaded);
+    assert.deepEqual(reloaded.header.__metadata__, saved.header.__metadata__);
+    const names = Object.keys(saved.header).filter((name) => name !== '__metadata__');
+    assert.equal(names.length, 6);
+    for (const name of names) {
+      assert.ok(saved.tensor(name).equals(reloaded.tensor(name)), `${name} changed in the round trip`);
+    }
+    for (const outputs of out.outputs.slice(1)) assert.deepEqual(outputs, out.outputs[0]);
+    assert.equal(out.frozen, false);
+    assert.match(out.missing, /no model named "no-such-model"/);
+  });
+
+  assert.deepEqual(errors, []);
+});
+
+test('the JS API trains on WebGPU', { timeout: 5 * 60_000 }, async (t) => {
+  const server = await serveStatic();
+  const browser = await launchBrowser({ webgpu: true });
+  t.after(async () => {
+    await browser.close();
+    await server.close();
+  });
+  const page = await browser.newPage();
+  const errors = watchConsole(page);
+  await page.goto(`${server.url}/tests/browser/pages/blank.html`);
+  // SwiftShader trains about 30 examples/s, so this run is short: it checks the path, not
+  // the accuracy.
+  const result = await page.evaluate(async () => {
+    const webcnn = await import('/js/src/index.js');
+    const digits = await webcnn.datasets.loadIdx('/data/mnist-10k-images-idx3-ubyte.gz', '/data/mnist-10k-labels-idx1-ubyte.gz');
+    const order = webcnn.datasets.shuffledIndices(digits.y.data.length, 7);
+    const train = webcnn.datasets.take(digits, order.slice(0, 320));
+    const test = webcnn.datasets.take(digits, order.slice(320, 420));
+    const model = webcnn.sequential([
+      webcnn.layers.conv2d(8, { kernelSize: 3, activation: 'relu', inputShape: [28, 28, 1] }),
+      webcnn.layers.maxPooling2d(2),
+      webcnn.layers.flatten(),
+      webcnn.layers.dense(10, { activation: 'softmax' }),
+    ]);
+    model.compile({ loss: 'sparseCategoricalCrossentropy', optimizer: { type: 'adam', learningRate: 0.003 } });
+    const history = await model.fit(train.x, train.y, { epochs: 2, batchSize: 32 });
+    const score = await model.evaluate(test.x, test.y);
+    return { backend: (await model.backend()).backend, loss: history.history.loss, score };
+  });
+  assert.equal(result.backend, 'webgpu');
+  assert.equal(result.loss.length, 2);
+  assert.ok(result.loss[1] < result.loss[0], `loss ${result.loss}`);
+  assert.ok(result.score.accuracy > 0.5, `test accuracy ${result.score.accuracy}`);
+  assert.deepEqual(errors, []);
+});
+
+test('Keras models saved by TensorFlow.js load in the browser', { timeout: 5 * 60_000 }, async (t) => {
+  const fixtures = writeTfjsFixtures();
+  const server = await serveStatic({ '/': REPO_ROOT, '/fixtures/': fixtures });
+  const browser = await launchBrowser({ webgpu: false });
+  t.after(async () => {
+    await browser.close();
+    await server.close();
+    rmSync(fixtures, { recursive: true });
+  });
+  const page = await browser.newPage();
+  await page.goto(`${server.url}/tests/browser/pages/blank.html`);
+  for (const name of ['mnist-cnn', 'mixed', 'mnist-cnn-uint8', 'mixed-uint16', 'mixed-float16']) {
+    const expected = JSON.parse(readFileSync(join(fixtures, name, 'expected.json'), 'utf8'));
+    const outputs = await page.evaluate(async ({ name, expected }) => {
+      const webcnn = await import('/js/src/index.js');
+      const model = await webcnn.loadModel(`/fixtures/${name}/model.json`);
+      const x = webcnn.tensor(Float32Array.from(expected.inputs), [6, ...expected.inputShape]);
+      const outputs = Array.from((await model.predict(x)).data);
+      model.dispose();
+      return outputs;
+    }, { name, expected });
+    const worst = Math.max(...outputs.map((v, i) => Math.abs(v - expected.outputs[i])));
+    assert.equal(outputs.length, expected.outputs.length);
+    assert.ok(worst <= 1e-4, `${name}: outputs differ from tfjs's by up to ${worst}`);
+  }
+  await t.test('the CLI and the browser read each other\'s files', async () => {
+    // The CLI converts the tfjs model into a webcnn file; the browser loads it and saves it.
+    const cli = join(REPO_ROOT, 'target/release/webcnn');
+    const fromCli = join(fixtures, 'from-cli.safetensors');
+    execFileSync(cli, ['import', join(fixtures, 'mnist-cnn/model.json'), '--out', fromCli]);
+    const expected = JSON.parse(readFileSync(join(fixtures, 'mnist-cnn', 'expected.json'), 'utf8'));
+    const { outputs, saved } = await page.evaluate(async (expected) => {
+      const webcnn = await import('/js/src/index.js');
+      const model = await webcnn.loadModel('/fixtures/from-cli.safetensors');
+      const x = webcnn.tensor(Float32Array.from(expected.inputs), [6, ...expected.inputShape]);
+      const result = { outputs: Array.from((await model.predict(x)).data), saved: Array.from(await model.toBytes()) };
+      model.dispose();
+      return result;
+    }, expected);
+    const worst = Math.max(...outputs.map((v, i) => Math.abs(v - expected.outputs[i])));
+    assert.ok(worst <= 1e-4, `outputs differ from tfjs's by up to ${worst}`);
+    const fromBrowser = join(fixtures, 'from-browser.safetensors');
+    writeFileSync(fromBrowser, Buffer.from(saved));
+    const log = execFileSync(cli, ['train', '--load', fromBrowser, '--epochs', '1', '--limit', '64'], {
+      env: { ...process.env, XDG_RUNTIME_DIR: tmpdir() },
+    }).toString();
+    assert.match(log, /test: loss [0-9.]+ accuracy/);
+  });
+
+  const message = await page.evaluate(async () => {
+    const webcnn = await import('/js/src/index.js');
+    return webcnn.loadModel('/fixtures/truncated/model.json').then(() => 'loaded', (e) => e.message);
+  });
+  assert.match(message, /group2-shard1of1\.bin/);
+  assert.match(message, /truncated/);
+});
