@@ -101,6 +101,8 @@ pub fn convert_dir(dir: &std::path::Path, input_size: usize) -> Result<(ModelCon
 }
 
 /// Dequantises every tensor of one group from its concatenated shards.
+// NOTE: io::tfjs reads the same weights-manifest format (with more storage types); this reader
+// should become a caller of it.
 fn read_group(group: &Group, bytes: &[u8]) -> std::result::Result<Vec<Tensor>, String> {
     let mut offset = 0;
     let mut tensors = Vec::with_capacity(group.weights.len());
