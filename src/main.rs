@@ -120,8 +120,9 @@ fn main() -> ExitCode {
 
 /// Converts the face detector without touching the GPU.
 fn run_convert_face_detector(args: &ConvertFaceDetectorArgs) -> webcnn::Result<()> {
+    let inputs = webcnn::face::convert::input_files(&args.dir)?;
     let (config, weights) = webcnn::face::convert::convert_dir(&args.dir, args.input_size)?;
-    let params = write_model(&args.out, &config, &weights)?;
+    let params = write_model(&args.out, &inputs, &config, &weights)?;
     let (layers, size) = (config.layers.len(), args.input_size);
     println!(
         "converted the tiny face detector ({layers} layers, {params} parameters, {size}x{size} \
@@ -133,8 +134,9 @@ fn run_convert_face_detector(args: &ConvertFaceDetectorArgs) -> webcnn::Result<(
 
 /// Converts a tfjs-layers model without touching the GPU and prints its layers.
 fn run_import(args: &ImportArgs) -> webcnn::Result<()> {
+    let inputs = webcnn::io::tfjs::input_files(&args.model_json)?;
     let (config, weights) = webcnn::io::tfjs::import(&args.model_json)?;
-    let params = write_model(&args.out, &config, &weights)?;
+    let params = write_model(&args.out, &inputs, &config, &weights)?;
     println!(
         "imported {} layers, {params} parameters, into {}",
         config.layers.len(),
@@ -143,12 +145,28 @@ fn run_import(args: &ImportArgs) -> webcnn::Result<()> {
     Ok(())
 }
 
-/// Writes a model file; returns the number of parameters written.
+/// Writes a model file, unless `out` is one of the `inputs` it was converted from; returns the
+/// number of parameters written.
 fn write_model(
     out: &std::path::Path,
+    inputs: &[PathBuf],
     config: &ModelConfig,
     weights: &webcnn::io::Weights,
 ) -> webcnn::Result<usize> {
+    // A path that does not exist yet cannot be an input, so only existing ones are compared.
+    if let Ok(target) = out.canonicalize() {
+        let overwritten = inputs
+            .iter()
+            .find(|input| input.canonicalize().ok() == Some(target.clone()));
+        if let Some(input) = overwritten {
+            return Err(webcnn::Error::Config(format!(
+                "the output {} is the input file {}, which writing would destroy; pass another \
+                 output path",
+                out.display(),
+                input.display()
+            )));
+        }
+    }
     let bytes = webcnn::io::encode(config, weights)?;
     std::fs::write(out, bytes).map_err(|source| webcnn::Error::Io {
         path: out.display().to_string(),

@@ -78,3 +78,107 @@ fn bad_arguments_fail_with_clear_messages() {
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
     }
 }
+
+/// Writes a tfjs-layers model.json (Flatten, Dense 10) and its weights.bin into `folder`.
+fn tfjs_model(folder: &std::path::Path) -> std::path::PathBuf {
+    std::fs::create_dir_all(folder).unwrap();
+    let model = r#"{"format": "layers-model", "modelTopology": {"class_name": "Sequential",
+        "config": {"name": "seq", "layers": [
+            {"class_name": "Flatten", "config": {"name": "flatten",
+                "batch_input_shape": [null, 28, 28, 1], "dtype": "float32"}},
+            {"class_name": "Dense", "config": {"name": "dense", "units": 10,
+                "activation": "softmax", "use_bias": true, "dtype": "float32"}}]}},
+        "weightsManifest": [{"paths": ["weights.bin"], "weights": [
+            {"name": "dense/kernel", "shape": [784, 10], "dtype": "float32"},
+            {"name": "dense/bias", "shape": [10], "dtype": "float32"}]}]}"#;
+    let path = folder.join("model.json");
+    std::fs::write(&path, model).unwrap();
+    let weights: Vec<u8> = (0..7850)
+        .flat_map(|i| (i as f32 * 1e-4).to_le_bytes())
+        .collect();
+    std::fs::write(folder.join("weights.bin"), weights).unwrap();
+    path
+}
+
+#[test]
+fn import_refuses_to_overwrite_its_inputs() {
+    let folder = std::env::temp_dir().join(format!("webcnn-cli-import-{}", std::process::id()));
+    let model = tfjs_model(&folder);
+    let shard = folder.join("weights.bin");
+    let before = [
+        std::fs::read(&model).unwrap(),
+        std::fs::read(&shard).unwrap(),
+    ];
+
+    for out in [&model, &shard] {
+        let output = webcnn(&[
+            "import",
+            model.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            !output.status.success(),
+            "import over {} succeeded",
+            out.display()
+        );
+        assert!(stderr.contains("pass another output path"), "{stderr}");
+    }
+    assert_eq!(
+        std::fs::read(&model).unwrap(),
+        before[0],
+        "model.json changed"
+    );
+    assert_eq!(
+        std::fs::read(&shard).unwrap(),
+        before[1],
+        "weights.bin changed"
+    );
+
+    let out = folder.join("model.safetensors");
+    let output = webcnn(&[
+        "import",
+        model.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    std::fs::remove_dir_all(&folder).unwrap();
+}
+
+#[test]
+fn face_converter_refuses_to_overwrite_its_inputs() {
+    let installed = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scripts/face-detector/node_modules/@vladmandic/face-api/model");
+    let folder = std::env::temp_dir().join(format!("webcnn-cli-face-{}", std::process::id()));
+    std::fs::create_dir_all(&folder).unwrap();
+    let names = [
+        "tiny_face_detector_model-weights_manifest.json",
+        "tiny_face_detector_model.bin",
+    ];
+    for name in names {
+        std::fs::copy(installed.join(name), folder.join(name))
+            .expect("face-api installed by scripts/fetch-face-detector.sh");
+    }
+
+    for name in names {
+        let out = folder.join(name);
+        let before = std::fs::read(&out).unwrap();
+        let args = [
+            "convert-face-detector",
+            folder.to_str().unwrap(),
+            out.to_str().unwrap(),
+        ];
+        let output = webcnn(&args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "conversion over {name} succeeded");
+        assert!(stderr.contains("pass another output path"), "{stderr}");
+        assert_eq!(std::fs::read(&out).unwrap(), before, "{name} changed");
+    }
+    std::fs::remove_dir_all(&folder).unwrap();
+}

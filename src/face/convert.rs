@@ -73,6 +73,27 @@ pub fn convert(
     Ok((config, weights))
 }
 
+/// Lists the files [`convert_dir`] reads in `dir`: the manifest and the shards it names.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn input_files(dir: &std::path::Path) -> Result<Vec<std::path::PathBuf>> {
+    let manifest_path = dir.join(MANIFEST);
+    let manifest = std::fs::read(&manifest_path).map_err(|source| Error::Io {
+        path: manifest_path.display().to_string(),
+        source,
+    })?;
+    let groups: Vec<Group> = serde_json::from_slice(&manifest).map_err(|e| Error::ModelFile {
+        path: manifest_path.display().to_string(),
+        message: format!("not a tfjs weights manifest ({e})"),
+    })?;
+    let shards = groups
+        .iter()
+        .flat_map(|g| &g.paths)
+        .map(|path| dir.join(path));
+    Ok(std::iter::once(manifest_path.clone())
+        .chain(shards)
+        .collect())
+}
+
 /// Reads face-api's `model/` folder (the manifest and the shards it names) and converts it.
 #[cfg(not(target_arch = "wasm32"))]
 pub fn convert_dir(dir: &std::path::Path, input_size: usize) -> Result<(ModelConfig, Weights)> {

@@ -624,6 +624,24 @@ fn f16_to_f32(half: u16) -> f32 {
     }
 }
 
+#[cfg(not(target_arch = "wasm32"))]
+/// Lists the files an import of the model.json at `path` reads: the model.json and its weight
+/// shards.
+pub fn input_files(path: &std::path::Path) -> Result<Vec<std::path::PathBuf>> {
+    let text = std::fs::read(path).map_err(|source| Error::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    let source = path.display().to_string();
+    let text = String::from_utf8(text)
+        .map_err(|_| model_error(&source, "it is not UTF-8 text; pass the model.json".into()))?;
+    let model = TfjsModel::parse(&text, &source)?;
+    let folder = path.parent().unwrap_or(std::path::Path::new("."));
+    let mut files = vec![path.to_path_buf()];
+    files.extend(model.paths.iter().map(|shard| folder.join(shard)));
+    Ok(files)
+}
+
 /// Reads `model.json` at `path` and the shards beside it. Returns the webcnn config and
 /// weights.
 #[cfg(not(target_arch = "wasm32"))]
