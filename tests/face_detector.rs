@@ -244,6 +244,20 @@ fn truncated_weights_are_rejected() {
 }
 
 #[test]
+fn longer_weights_are_rejected() {
+    let dir = face_api_models();
+    let manifest = std::fs::read_to_string(dir.join(convert::MANIFEST)).unwrap();
+    let mut shard = std::fs::read(dir.join("tiny_face_detector_model.bin")).unwrap();
+    shard.extend_from_slice(&[0; 12]);
+    let error = convert::convert(&manifest, &[shard], 416, "manifest").unwrap_err();
+    let message = error.to_string();
+    assert!(
+        message.contains("longer than the manifest describes"),
+        "{message}"
+    );
+}
+
+#[test]
 fn foreign_tensor_is_rejected() {
     let dir = face_api_models();
     let manifest = std::fs::read_to_string(dir.join(convert::MANIFEST)).unwrap();

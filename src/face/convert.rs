@@ -143,6 +143,13 @@ fn read_group(group: &Group, bytes: &[u8]) -> std::result::Result<Vec<Tensor>, S
         tensors.push((spec.name.clone(), spec.shape.clone(), values));
         offset = end;
     }
+    if offset != bytes.len() {
+        return Err(format!(
+            "the shards hold {} bytes, but the manifest's tensors use {offset}; the weights file is \
+             longer than the manifest describes or belongs to another model",
+            bytes.len()
+        ));
+    }
     Ok(tensors)
 }
 
