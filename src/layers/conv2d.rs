@@ -113,11 +113,7 @@ impl Layer for Conv2d {
             y = activation::activation_forward(pass.gpu, self.activation, &y);
         }
         let y = y.reshape(&batched(g.batch, &self.output));
-        let saved = Saved {
-            input: Some(x.clone()),
-            output: Some(y.clone()),
-            aux: None,
-        };
+        let saved = Saved::input_output(x, &y);
         (y, saved)
     }
 
@@ -125,10 +121,7 @@ impl Layer for Conv2d {
         let x = saved.input.as_ref().expect("conv2d saves its input");
         let y = saved.output.as_ref().expect("conv2d saves its output");
         let g = self.geometry(batch_of(x, &self.input));
-        let dz = match self.activation {
-            Activation::Linear => dy.clone(),
-            act => activation::activation_backward(pass.gpu, act, y, dy),
-        };
+        let dz = super::pre_activation_grad(pass, self.activation, y, dy);
 
         if self.trainable {
             let dw = pass.grad(&self.slots[0]);

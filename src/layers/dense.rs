@@ -72,22 +72,14 @@ impl Layer for Dense {
         if fused != self.activation && !(logits && self.activation == Activation::Softmax) {
             y = activation::activation_forward(pass.gpu, self.activation, &y);
         }
-        let saved = Saved {
-            input: Some(x.clone()),
-            output: Some(y.clone()),
-            aux: None,
-        };
+        let saved = Saved::input_output(x, &y);
         (y, saved)
     }
 
     fn backward(&self, pass: &Pass, saved: &Saved, dy: &Tensor, need_dx: bool) -> Option<Tensor> {
         let x = saved.input.as_ref().expect("dense saves its input");
         let y = saved.output.as_ref().expect("dense saves its output");
-        // A softmax layer is only trained through the fused loss, which hands back d(logits).
-        let dz = match self.activation {
-            Activation::Linear | Activation::Softmax => dy.clone(),
-            act => activation::activation_backward(pass.gpu, act, y, dy),
-        };
+        let dz = super::pre_activation_grad(pass, self.activation, y, dy);
         let batch = batch_of(x, &[self.inputs]);
         let dz = dz.reshape(&[batch, self.output[0]]);
 

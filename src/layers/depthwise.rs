@@ -119,11 +119,7 @@ impl Layer for DepthwiseConv2d {
             y = activation::activation_forward(pass.gpu, self.activation, &y);
         }
         let y = y.reshape(&batched(g.conv.batch, &self.output));
-        let saved = Saved {
-            input: Some(x.clone()),
-            output: Some(y.clone()),
-            aux: None,
-        };
+        let saved = Saved::input_output(x, &y);
         (y, saved)
     }
 
@@ -137,10 +133,7 @@ impl Layer for DepthwiseConv2d {
             .as_ref()
             .expect("depthwise_conv2d saves its output");
         let g = self.geometry(batch_of(x, &self.input));
-        let dz = match self.activation {
-            Activation::Linear => dy.clone(),
-            act => activation::activation_backward(pass.gpu, act, y, dy),
-        };
+        let dz = super::pre_activation_grad(pass, self.activation, y, dy);
         if self.trainable {
             let dw = pass.grad(&self.slots[0]);
             depthwise::depthwise_backward_filter(pass.gpu, &g, x, &dz, &dw, pass.accumulate);

@@ -99,6 +99,27 @@ pub struct Saved {
     pub aux: Option<Tensor>,
 }
 
+impl Saved {
+    /// Saves a layer's input and output, which layers with weights read in their backward pass.
+    fn input_output(x: &Tensor, y: &Tensor) -> Self {
+        Self {
+            input: Some(x.clone()),
+            output: Some(y.clone()),
+            aux: None,
+        }
+    }
+}
+
+/// Returns the gradient of the loss with respect to a layer's pre-activation values, from the
+/// gradient `dy` of its output `y`. A softmax layer is trained only through the fused loss,
+/// which hands back the gradient of the logits, so softmax passes `dy` through like linear.
+fn pre_activation_grad(pass: &Pass, act: Activation, y: &Tensor, dy: &Tensor) -> Tensor {
+    match act {
+        Activation::Linear | Activation::Softmax => dy.clone(),
+        act => crate::ops::activation::activation_backward(pass.gpu, act, y, dy),
+    }
+}
+
 /// The contract every layer follows.
 pub trait Layer {
     /// Shape of one example's output.
