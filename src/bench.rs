@@ -127,8 +127,8 @@ pub async fn matmul_throughput(gpu: &Gpu, n: usize, min_seconds: f64) -> Result<
     Ok(2.0 * (n as f64).powi(3) / seconds / 1e9)
 }
 
-/// The conv shapes of the benchmark: the seed CNN's two layers at batch 64 and, unless `quick`,
-/// a 1x256x256x64 input with 128 3x3 filters.
+/// Returns the conv shapes of the benchmark: the seed CNN's two layers at batch 64 and, unless
+/// `quick`, a 1x256x256x64 input with 128 3x3 filters.
 pub fn conv_shapes(quick: bool) -> Vec<(&'static str, Conv2dGeometry)> {
     let spec = |filters| Conv2dSpec {
         kernel: [3, 3],
@@ -180,7 +180,8 @@ pub async fn kernel_report(gpu: &Gpu, quick: bool, min_seconds: f64) -> Result<K
     })
 }
 
-/// What [`TrainingBench::train`] did: the mean loss of its steps and the device's counters.
+/// Result of one [`TrainingBench::train`] call: the mean loss of its steps and the device's
+/// counters.
 #[derive(Clone, Debug, Serialize)]
 pub struct TrainingSample {
     /// Mean training loss over the steps of this call.

@@ -29,7 +29,7 @@ impl Detection {
         (self.bottom - self.top).max(0.0)
     }
 
-    /// The box with every coordinate multiplied by `factor` (for example the side of the
+    /// Returns the box with every coordinate multiplied by `factor` (for example the side of the
     /// padded square image, to get pixels).
     pub fn scaled(&self, factor: f32) -> Detection {
         Detection {

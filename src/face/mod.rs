@@ -169,8 +169,9 @@ fn pool(stride: usize) -> LayerConfig {
     })
 }
 
-/// The detector's input region of a frame: the square of the frame's larger side from its
-/// top-left corner, so the frame is padded with black at the bottom or right, as face-api pads.
+/// Returns the detector's input region of a frame: the square of the frame's larger side from
+/// its top-left corner. The frame is thus padded with black at the bottom or right, as face-api
+/// pads it.
 pub fn frame_box(width: usize, height: usize) -> CropBox {
     CropBox {
         left: 0.0,
@@ -179,8 +180,8 @@ pub fn frame_box(width: usize, height: usize) -> CropBox {
     }
 }
 
-/// The square crop centred on a detected face: the box's larger side grown by `margin` (0.2
-/// adds 10 % on each side).
+/// Returns the square crop centred on a detected face: the box's larger side grown by `margin`
+/// (0.2 adds 10 % on each side).
 pub fn face_crop(face: &Detection, margin: f32) -> CropBox {
     let side = face.width().max(face.height()) * (1.0 + margin);
     let centre_x = (face.left + face.right) / 2.0;

@@ -454,7 +454,7 @@ fn count(layer: &KerasLayer, key: &str) -> std::result::Result<usize, String> {
         .ok_or_else(|| missing(layer, key))
 }
 
-/// A size given as one number or as `[height, width]`; `None` when absent.
+/// Reads a size given as one number or as `[height, width]`, or `None` when it is absent.
 fn pair(layer: &KerasLayer, key: &str) -> std::result::Result<Option<[usize; 2]>, String> {
     let Some(value) = layer.field(key) else {
         return Ok(None);
@@ -512,8 +512,10 @@ fn trainable(layer: &KerasLayer) -> bool {
         .unwrap_or(true)
 }
 
-/// The webcnn initialiser matching Keras's `kernel_initializer`, for retraining from scratch.
-/// NOTE: initialisers webcnn lacks fall back to glorot_uniform; imported weights replace them.
+/// Returns the webcnn initialiser matching Keras's `kernel_initializer`, for retraining from
+/// scratch.
+// NOTE: initialisers webcnn lacks fall back to glorot_uniform, because imported weights replace
+// them anyway.
 fn initializer(layer: &KerasLayer) -> Initializer {
     let Some(init) = layer.field("kernel_initializer") else {
         return Initializer::GlorotUniform;
