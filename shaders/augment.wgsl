@@ -1,11 +1,11 @@
 // Affine warp of a batch of images (data augmentation), one thread per output element.
-// x, y: [N, H, W, C] NHWC f32. transforms: [N, 6] f32, per image (a, b, tx, c, d, ty), mapping
-// an output pixel to the input position it samples, both relative to the image centre
-// (cx, cy) = ((W - 1) / 2, (H - 1) / 2):
+// x, y: [N, H, W, C] NHWC f32. transforms: [N, 7] f32, per image (a, b, tx, c, d, ty, gain)
+// (ops::augment::Transform), mapping an output pixel to the input position it samples, both
+// relative to the image centre (cx, cy) = ((W - 1) / 2, (H - 1) / 2):
 //   sx = a * (ox - cx) + b * (oy - cy) + cx + tx
 //   sy = c * (ox - cx) + d * (oy - cy) + cy + ty
-// y is the bilinear interpolation of the four input pixels around (sx, sy); pixels outside the
-// image count as 0 (zero fill).
+// y is gain times the bilinear interpolation of the four input pixels around (sx, sy); pixels
+// outside the image count as 0 (zero fill). A flip is a negated first row (a, b, tx).
 // bindings: 1 x, 2 y, 3 transforms
 // Grid: 64-thread workgroups, linear index id.x + id.y * num_workgroups.x.
 
@@ -43,7 +43,7 @@ fn warp(
     let oy = (i / (p.channels * p.width)) % p.height;
     let n = i / (p.channels * p.width * p.height);
 
-    let t = n * 6u;
+    let t = n * 7u;
     let cx = (f32(p.width) - 1.0) * 0.5;
     let cy = (f32(p.height) - 1.0) * 0.5;
     let dx = f32(ox) - cx;
@@ -59,5 +59,5 @@ fn warp(
     let row = i32(y0);
     let top = pixel(n, row, col, ch) * (1.0 - fx) + pixel(n, row, col + 1, ch) * fx;
     let bottom = pixel(n, row + 1, col, ch) * (1.0 - fx) + pixel(n, row + 1, col + 1, ch) * fx;
-    y[i] = top * (1.0 - fy) + bottom * fy;
+    y[i] = transforms[t + 6u] * (top * (1.0 - fy) + bottom * fy);
 }

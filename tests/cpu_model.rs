@@ -262,6 +262,8 @@ fn augmented_steps_match_gpu() {
         rotation_degrees: 15.0,
         translation_pixels: 2.0,
         scale: 0.1,
+        flip: true,
+        brightness: 0.2,
     };
 
     let model = Model::new(gpu.clone(), config.clone(), 7).unwrap();

@@ -97,9 +97,10 @@ impl CpuSession {
         })
     }
 
-    /// Warps every training image from now on by a random affine transform drawn within
-    /// `config`, the same transforms the GPU session draws for the same step. Validation and
-    /// test images stay as they are, and all ranges 0 turns augmentation off.
+    /// Warps every training image from now on by a random transform drawn within `config`, the
+    /// same transforms the GPU session draws for the same step. Validation and test images stay
+    /// as they are, and a config that changes nothing ([`AugmentConfig::is_identity`]) turns
+    /// augmentation off.
     pub fn set_augment(&mut self, config: AugmentConfig) -> Result<()> {
         config.validate()?;
         self.augment = (!config.is_identity()).then_some(config);

@@ -1,5 +1,6 @@
-//! Data augmentation on the GPU: a random affine warp (rotation, translation, scaling) of each
-//! image, with bilinear sampling and zero fill (augment.wgsl).
+//! Data augmentation on the GPU: a random affine warp (rotation, translation, scaling and a
+//! left-right flip) of each image, with bilinear sampling and zero fill, then a random
+//! brightness gain (augment.wgsl).
 
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
@@ -8,7 +9,17 @@ use crate::gpu::{Gpu, Kernel};
 use crate::tensor::Tensor;
 use crate::{Error, Result};
 
-/// Ranges of the random transform drawn for each training image; 0 turns a part off.
+/// Values per image in a transform row.
+pub const TRANSFORM_LEN: usize = 7;
+
+/// One image's transform, `[a, b, tx, c, d, ty, gain]`, as augment.wgsl and
+/// [`crate::reference::augment::warp`] read it. Output pixel (ox, oy) samples the input at
+/// `(a * dx + b * dy + cx + tx, c * dx + d * dy + cy + ty)`, with `(dx, dy)` its offset from the
+/// image centre `(cx, cy) = ((W - 1) / 2, (H - 1) / 2)`. The bilinear sample is then multiplied by
+/// `gain`. The identity is `[1, 0, 0, 0, 1, 0, 1]`.
+pub type Transform = [f32; TRANSFORM_LEN];
+
+/// Ranges of the random transform drawn for each training image; 0 or `false` turns a part off.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AugmentConfig {
@@ -18,12 +29,21 @@ pub struct AugmentConfig {
     pub translation_pixels: f32,
     /// Largest relative change of size, e.g. 0.1 for 90 % to 110 %; default 0.
     pub scale: f32,
+    /// Mirror each image left-right with probability 0.5; default false.
+    pub flip: bool,
+    /// Largest relative change of pixel values: each image is multiplied by a gain drawn
+    /// uniformly in [1 - brightness, 1 + brightness], e.g. 0.2 for 80 % to 120 %; default 0.
+    pub brightness: f32,
 }
 
 impl AugmentConfig {
-    /// Returns whether every range is 0, so that the warp would copy the images.
+    /// Returns whether no flip, brightness 0 and every range 0 leave the images unchanged.
     pub fn is_identity(&self) -> bool {
-        self.rotation_degrees == 0.0 && self.translation_pixels == 0.0 && self.scale == 0.0
+        !self.flip
+            && self.brightness == 0.0
+            && self.rotation_degrees == 0.0
+            && self.translation_pixels == 0.0
+            && self.scale == 0.0
     }
 
     /// Checks the ranges.
@@ -32,6 +52,7 @@ impl AugmentConfig {
             ("rotation_degrees", self.rotation_degrees, 180.0),
             ("translation_pixels", self.translation_pixels, f32::MAX),
             ("scale", self.scale, 0.9),
+            ("brightness", self.brightness, 1.0),
         ];
         for (name, value, max) in ranges {
             if !(value.is_finite() && (0.0..=max).contains(&value)) {
@@ -43,35 +64,44 @@ impl AugmentConfig {
         Ok(())
     }
 
-    /// Draws one transform per image, reproducibly for `seed`: a rotation, a scale and a shift
-    /// uniformly within the ranges. Each row is `[a, b, tx, c, d, ty]`, the inverse mapping from
-    /// an output pixel to the input position it samples, as augment.wgsl reads it.
-    pub fn transforms(&self, images: usize, seed: u64) -> Vec<[f32; 6]> {
+    /// Draws one [`Transform`] per image, reproducibly for `seed`: a rotation, a scale and a
+    /// shift uniformly within the ranges, then a flip with probability 0.5 and a brightness
+    /// gain. A part that is off draws nothing, so turning on flip or brightness leaves the
+    /// other parts' draws as they were.
+    pub fn transforms(&self, images: usize, seed: u64) -> Vec<Transform> {
         let mut rng = rand_pcg::Pcg64::seed_from_u64(seed);
-        let mut uniform = |range: f32| {
-            if range > 0.0 {
-                rng.random_range(-range..=range)
-            } else {
-                0.0
-            }
-        };
-        (0..images)
-            .map(|_| {
-                let angle = uniform(self.rotation_degrees).to_radians();
-                let scale = 1.0 + uniform(self.scale);
-                let shift = [
-                    uniform(self.translation_pixels),
-                    uniform(self.translation_pixels),
-                ];
-                // The image moves by rotation, then scaling, then the shift, so an output pixel
-                // samples the input at R^-1 (o - shift) / scale around the centre.
-                let (sin, cos) = angle.sin_cos();
-                let [a, b, c, d] = [cos / scale, sin / scale, -sin / scale, cos / scale];
-                let tx = -(a * shift[0] + b * shift[1]);
-                let ty = -(c * shift[0] + d * shift[1]);
-                [a, b, tx, c, d, ty]
-            })
-            .collect()
+        (0..images).map(|_| self.draw(&mut rng)).collect()
+    }
+
+    /// Draws the transform of one image.
+    fn draw(&self, rng: &mut rand_pcg::Pcg64) -> Transform {
+        let angle = uniform(rng, self.rotation_degrees).to_radians();
+        let scale = 1.0 + uniform(rng, self.scale);
+        let shift = [
+            uniform(rng, self.translation_pixels),
+            uniform(rng, self.translation_pixels),
+        ];
+        let flip = self.flip && rng.random_bool(0.5);
+        let gain = 1.0 + uniform(rng, self.brightness);
+
+        // The image is mirrored, then rotated, scaled and shifted, so an output pixel samples
+        // the input at M R^-1 (o - shift) / scale around the centre, where the mirror M
+        // negates x.
+        let (sin, cos) = angle.sin_cos();
+        let [a, b, c, d] = [cos / scale, sin / scale, -sin / scale, cos / scale];
+        let tx = -(a * shift[0] + b * shift[1]);
+        let ty = -(c * shift[0] + d * shift[1]);
+        let mirror = if flip { -1.0 } else { 1.0 };
+        [mirror * a, mirror * b, mirror * tx, c, d, ty, gain]
+    }
+}
+
+/// Draws uniformly in [-range, range] when `range` is above 0, else returns 0 without drawing.
+fn uniform(rng: &mut rand_pcg::Pcg64, range: f32) -> f32 {
+    if range > 0.0 {
+        rng.random_range(-range..=range)
+    } else {
+        0.0
     }
 }
 
@@ -85,13 +115,17 @@ struct AugmentParams {
     channels: u32,
 }
 
-/// Warps each image of `x` `[n, H, W, C]` by its row of `transforms` `[n, 6]`; returns the
-/// warped batch `[n, H, W, C]`.
+/// Warps each image of `x` `[n, H, W, C]` by its [`Transform`] row of `transforms`
+/// `[n, TRANSFORM_LEN]`; returns the warped batch `[n, H, W, C]`.
 pub fn warp(gpu: &Gpu, x: &Tensor, transforms: &Tensor) -> Tensor {
     let &[n, h, w, c] = x.shape() else {
         panic!("warp: x must be [n, H, W, C], got {:?}", x.shape());
     };
-    assert_eq!(transforms.len(), n * 6, "warp: one transform per image");
+    assert_eq!(
+        transforms.len(),
+        n * TRANSFORM_LEN,
+        "warp: one transform per image"
+    );
     let y = Tensor::empty(gpu, x.shape());
     let params = AugmentParams {
         len: x.len() as u32,

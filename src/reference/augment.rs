@@ -1,12 +1,13 @@
-//! Affine warp of a batch of images with bilinear sampling and zero fill (CPU reference of
-//! `shaders/augment.wgsl`).
+//! Affine warp of a batch of images with bilinear sampling, zero fill and a brightness gain
+//! (CPU reference of `shaders/augment.wgsl`).
 
-/// Warps each image of `x` `[n, h, w, c]` (NHWC) by its row of `transforms`
-/// (`[a, b, tx, c, d, ty]`, see [`crate::ops::augment::AugmentConfig::transforms`]): output
-/// pixel (ox, oy) samples the input at
-/// `(a * dx + b * dy + cx + tx, c * dx + d * dy + cy + ty)` with `(dx, dy)` its offset from the
+use crate::ops::augment::Transform;
+
+/// Warps each image of `x` `[n, h, w, c]` (NHWC) by its [`Transform`] row of `transforms`:
+/// output pixel (ox, oy) is `gain` times the bilinear sample of the input at
+/// `(a * dx + b * dy + cx + tx, c * dx + d * dy + cy + ty)`, with `(dx, dy)` its offset from the
 /// image centre `(cx, cy)`. Neighbours outside the image count as 0.
-pub fn warp(x: &[f32], shape: [usize; 4], transforms: &[[f32; 6]]) -> Vec<f32> {
+pub fn warp(x: &[f32], shape: [usize; 4], transforms: &[Transform]) -> Vec<f32> {
     let [n, h, w, c] = shape;
     assert_eq!(x.len(), n * h * w * c, "warp: x length");
     assert_eq!(transforms.len(), n, "warp: one transform per image");
@@ -34,7 +35,8 @@ pub fn warp(x: &[f32], shape: [usize; 4], transforms: &[[f32; 6]]) -> Vec<f32> {
                         + pixel(image, row, col + 1, ch) * fx;
                     let bottom = pixel(image, row + 1, col, ch) * (1.0 - fx)
                         + pixel(image, row + 1, col + 1, ch) * fx;
-                    y[((image * h + oy) * w + ox) * c + ch] = top * (1.0 - fy) + bottom * fy;
+                    let sample = top * (1.0 - fy) + bottom * fy;
+                    y[((image * h + oy) * w + ox) * c + ch] = t[6] * sample;
                 }
             }
         }

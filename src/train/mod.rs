@@ -12,7 +12,7 @@ pub use metrics::{class_metrics, ClassMetrics};
 use crate::data::{stratified_split, DataError, Dataset};
 use crate::gpu::BufferStats;
 use crate::model::Model;
-use crate::ops::augment::{self, AugmentConfig};
+use crate::ops::augment::{self, AugmentConfig, Transform, TRANSFORM_LEN};
 use crate::ops::loss;
 use crate::optim::Optimizer;
 use crate::tensor::Tensor;
@@ -210,9 +210,9 @@ impl Session {
         })
     }
 
-    /// Warps every training image from now on by a random affine transform drawn within
-    /// `config` (on the GPU, seeded by the step); validation and test images stay as they are.
-    /// All ranges 0 turns augmentation off.
+    /// Warps every training image from now on by a random transform drawn within `config` (on
+    /// the GPU, seeded by the step); validation and test images stay as they are. A config that
+    /// changes nothing ([`AugmentConfig::is_identity`]) turns augmentation off.
     pub fn set_augment(&mut self, config: AugmentConfig) -> Result<()> {
         config.validate()?;
         self.augment = (!config.is_identity()).then_some(config);
@@ -391,8 +391,8 @@ fn augment_batch(
     let transforms = config.transforms(images, ((chunk_index as u64) << 32) | seed as u64);
     let transforms = Tensor::from_slice(
         gpu,
-        bytemuck::cast_slice::<[f32; 6], f32>(&transforms),
-        &[images, 6],
+        bytemuck::cast_slice::<Transform, f32>(&transforms),
+        &[images, TRANSFORM_LEN],
     );
     augment::warp(gpu, x, &transforms)
 }
