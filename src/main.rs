@@ -9,6 +9,7 @@ use serde_json::json;
 use webcnn::data::{embedded_mnist, load_dir, DataSplit};
 use webcnn::gpu::{Gpu, GpuOptions};
 use webcnn::model::{Model, ModelConfig};
+use webcnn::ops::augment::AugmentConfig;
 use webcnn::optim::{Optimizer, OptimizerConfig};
 use webcnn::train::{self, Callbacks, Session, TrainConfig};
 
@@ -82,7 +83,7 @@ struct TrainArgs {
     /// Train on at most this many examples of the training set (for quick tries).
     #[arg(long)]
     limit: Option<usize>,
-    /// Seed for weights, shuffling, the validation split and dropout.
+    /// Seed for weights, shuffling, the validation split, dropout and augmentation.
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// Write the trained model (safetensors with the JSON config) to this file.
@@ -95,6 +96,24 @@ struct TrainArgs {
     /// Print a JSON object with the results as the last line.
     #[arg(long)]
     json: bool,
+    /// Augmentation: largest random rotation of each training image either way, in degrees
+    /// (0 to 180).
+    #[arg(long, default_value_t = 0.0)]
+    rotation_degrees: f32,
+    /// Augmentation: largest random shift of each training image along each axis, in pixels.
+    #[arg(long, default_value_t = 0.0)]
+    translation_pixels: f32,
+    /// Augmentation: largest random relative change of size, a fraction from 0 to 0.9 (0.1
+    /// draws sizes from 90 % to 110 %).
+    #[arg(long, default_value_t = 0.0)]
+    scale: f32,
+    /// Augmentation: mirror each training image left-right with probability 0.5.
+    #[arg(long)]
+    flip: bool,
+    /// Augmentation: largest random relative change of brightness, a fraction from 0 to 1 (0.2
+    /// multiplies each training image's pixel values by a gain from 0.8 to 1.2).
+    #[arg(long, default_value_t = 0.0)]
+    brightness: f32,
 }
 
 fn main() -> ExitCode {
@@ -226,6 +245,14 @@ async fn run_train(args: TrainArgs) -> webcnn::Result<()> {
     };
     train_config.validate()?;
     let optimizer_config = optimizer_config(&args)?;
+    let augment = AugmentConfig {
+        rotation_degrees: args.rotation_degrees,
+        translation_pixels: args.translation_pixels,
+        scale: args.scale,
+        flip: args.flip,
+        brightness: args.brightness,
+    };
+    augment.validate()?;
     if args.limit == Some(0) {
         return Err(webcnn::Error::Config(
             "--limit must be at least 1, got 0".into(),
@@ -274,6 +301,7 @@ async fn run_train(args: TrainArgs) -> webcnn::Result<()> {
     };
     let started = std::time::Instant::now();
     let mut session = Session::new(model, optimizer, &data.train, &train_config)?;
+    session.set_augment(augment)?;
     let history = train::fit(&mut session, callbacks).await?;
     let train_seconds = started.elapsed().as_secs_f64();
     let model = session.model();

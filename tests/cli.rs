@@ -56,9 +56,53 @@ fn save_then_load_continues_training() {
     std::fs::remove_file(path).unwrap();
 }
 
+/// Runs `train` on 200 examples for one epoch with `extra` flags; returns the test loss.
+fn test_loss_after_training(extra: &[&str]) -> f64 {
+    let mut args = vec!["train", "--limit", "200", "--epochs", "1", "--json"];
+    args.extend_from_slice(extra);
+    let out = webcnn(&args);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let last = stdout.lines().last().expect("output");
+    let summary: serde_json::Value = serde_json::from_str(last).expect("last line is JSON");
+    summary["test_loss"]
+        .as_f64()
+        .expect("test_loss is a number")
+}
+
+#[test]
+fn augmentation_flags_change_training() {
+    let plain = test_loss_after_training(&[]);
+    assert_eq!(
+        plain,
+        test_loss_after_training(&[]),
+        "a run does not repeat"
+    );
+    let flags = [
+        &["--flip"][..],
+        &["--brightness", "0.5"],
+        &[
+            "--rotation-degrees",
+            "15",
+            "--translation-pixels",
+            "2",
+            "--scale",
+            "0.1",
+        ],
+    ];
+    for extra in flags {
+        let augmented = test_loss_after_training(extra);
+        assert_ne!(plain, augmented, "{extra:?} left training unchanged");
+    }
+}
+
 #[test]
 fn bad_arguments_fail_with_clear_messages() {
-    let cases: [(&[&str], &str); 4] = [
+    let cases: [(&[&str], &str); 5] = [
         (
             &["train", "--batch-size", "0"],
             "batch size must be at least 1",
@@ -69,6 +113,10 @@ fn bad_arguments_fail_with_clear_messages() {
         ),
         (&["train", "--model", "resnet"], "resnet"),
         (&["train", "--optimizer", "rmsprop"], "rmsprop"),
+        (
+            &["train", "--brightness", "1.5"],
+            "brightness must be between 0 and 1, got 1.5",
+        ),
     ];
     for (args, expected) in cases {
         let out = webcnn(args);
