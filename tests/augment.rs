@@ -117,8 +117,8 @@ fn flip_and_brightness_match_reference() {
     let flipped = transforms.iter().filter(|t| t[0] < 0.0).count();
     let want = reference::augment::warp(&x, shape, &transforms);
     let got = gpu_warp(shape, &x, &transforms);
-    let what = format!("warp with flip and brightness, seed {seed}, {flipped} flipped");
-    assert_close(&what, &got, &want, 1e-5);
+    let case = format!("warp with flip and brightness, seed {seed}, {flipped} flipped");
+    assert_close(&case, &got, &want, 1e-5);
 }
 
 #[test]

@@ -210,9 +210,9 @@ impl Session {
         })
     }
 
-    /// Warps every training image from now on by a random transform drawn within `config` (on
-    /// the GPU, seeded by the step); validation and test images stay as they are. A config that
-    /// changes nothing ([`AugmentConfig::is_identity`]) turns augmentation off.
+    /// Warps every training image from now on by a random transform drawn within `config`, on
+    /// the GPU and seeded by the step. Validation and test images stay as they are. A config
+    /// that changes nothing ([`AugmentConfig::is_identity`]) turns augmentation off.
     pub fn set_augment(&mut self, config: AugmentConfig) -> Result<()> {
         config.validate()?;
         self.augment = (!config.is_identity()).then_some(config);

@@ -1,6 +1,6 @@
 // Feeds the page bad input after a short training run: corrupt, truncated and foreign model
-// files, batch size 0 and a layer list that shrinks the image below 1x1. Each must give a clear
-// message and keep the trained model and the list of runs.
+// files, batch size 0, brightness above 1 and a layer list that shrinks the image below 1x1.
+// Each must give a clear message and keep the trained model and the list of runs.
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -105,6 +105,17 @@ test('bad input keeps the model and runs', async (t) => {
     await page.click(byTestId('train-button'));
     assert.match(await errorText(), /batch size must be at least 1, got 0/);
     await page.fill(byTestId('batch-size'), '32');
+    assert.deepEqual(await snapshot(), trained);
+  });
+
+  await t.test('brightness above 1', async () => {
+    // With flip on too, so the worker must accept the flip field to reach the range check.
+    await page.check(byTestId('augment-flip'));
+    await page.fill(byTestId('augment-brightness'), '1.5');
+    await page.click(byTestId('train-button'));
+    assert.match(await errorText(), /augmentation brightness must be between 0 and 1, got 1\.5/);
+    await page.fill(byTestId('augment-brightness'), '0');
+    await page.uncheck(byTestId('augment-flip'));
     assert.deepEqual(await snapshot(), trained);
   });
 

@@ -49,6 +49,9 @@ test('page features on a small model', async (t) => {
   await page.click(byTestId('remove-layer-2'));
   await page.fill(byTestId('epochs'), '1');
   for (const id of ['augment-rotation', 'augment-translation', 'augment-scaling']) await page.check(byTestId(id));
+  // Flip stays off, because with it a native run of this model for one epoch reached 87.8 %,
+  // below the 90 % checked below.
+  await page.fill(byTestId('augment-brightness'), '0.2');
 
   await t.test('pause and resume', async () => {
     await page.click(byTestId('train-button'));
@@ -114,6 +117,7 @@ test('page features on a small model', async (t) => {
 
   await t.test('loaded model trains further', async () => {
     for (const id of ['augment-rotation', 'augment-translation', 'augment-scaling']) await page.uncheck(byTestId(id));
+    await page.fill(byTestId('augment-brightness'), '0');
     await page.click(byTestId('train-button'));
     // The loaded model's accuracy stays on the page until the new run starts.
     await page.waitForFunction(() => !document.querySelector('[data-testid="test-accuracy"]').dataset.value);
