@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use super::backend::NetRef;
 use crate::layers::{LayerConfig, Pass};
-use crate::model::build_layers;
+use crate::model::{build_layers, ModelConfig};
 use crate::tensor::Tensor;
 use crate::{Error, Result};
 
@@ -57,14 +57,69 @@ pub async fn conv_kernels(net: NetRef<'_>) -> Result<Vec<ConvKernel>> {
 /// output is image-shaped (conv, pooling, activation and dropout layers before the flatten).
 pub async fn activations(net: NetRef<'_>, image: &[f32]) -> Result<Vec<LayerActivation>> {
     let config = net.config();
-    let [h, w, c] = config.input_shape;
-    if image.len() != h * w * c {
+    let shapes = output_shapes(config)?;
+    let wanted: Vec<usize> = (0..shapes.len())
+        .filter(|&index| shapes[index].len() == 3)
+        .collect();
+    let outputs = layer_outputs(net, image, &wanted).await?;
+    let result = wanted
+        .into_iter()
+        .zip(outputs)
+        .map(|(index, values)| LayerActivation {
+            layer: index,
+            kind: super::layer_kind(&config.layers[index]),
+            shape: shapes[index].clone(),
+            values,
+        })
+        .collect();
+    Ok(result)
+}
+
+/// Runs `images` (whole HWC images, flat) through the model in inference mode and returns the
+/// output of layer `layer` for each, `[n, ...layer output shape]` flat: for example the
+/// penultimate layer's features, which the face page compares between faces.
+pub async fn features(net: NetRef<'_>, images: &[f32], layer: usize) -> Result<Vec<f32>> {
+    let config = net.config();
+    let layers = config.layers.len();
+    if layer >= layers {
         return Err(Error::Config(format!(
-            "the image has {} values but the model takes {h}x{w}x{c} = {}",
-            image.len(),
-            h * w * c
+            "layer {layer} does not exist; the model has {layers} layers (0 to {})",
+            layers - 1
         )));
     }
+    let per_image: usize = config.input_shape.iter().product();
+    let mut result = Vec::new();
+    for chunk in images.chunks(per_image * FEATURE_BATCH) {
+        let mut outputs = layer_outputs(net, chunk, &[layer]).await?;
+        result.append(&mut outputs[0]);
+    }
+    Ok(result)
+}
+
+/// Images per forward pass of [`features`], which bounds the memory the passes take.
+const FEATURE_BATCH: usize = 64;
+
+/// Output shape of every layer of `config`, per example.
+fn output_shapes(config: &ModelConfig) -> Result<Vec<Vec<usize>>> {
+    let (layers, _) = build_layers(config, 1)?;
+    Ok(layers.iter().map(|l| l.output_shape().to_vec()).collect())
+}
+
+/// Runs `images` (whole HWC images, flat) through the model in inference mode and returns the
+/// outputs of the layers in `wanted` (ascending indices), each `[n, ...]` flat.
+async fn layer_outputs(net: NetRef<'_>, images: &[f32], wanted: &[usize]) -> Result<Vec<Vec<f32>>> {
+    let config = net.config();
+    let [h, w, c] = config.input_shape;
+    let per_image = h * w * c;
+    if images.is_empty() || images.len() % per_image != 0 {
+        return Err(Error::Config(format!(
+            "the images have {} values, which is not a whole number of {h}x{w}x{c} images \
+             ({per_image} values each); pass whole images the model takes",
+            images.len()
+        )));
+    }
+    let count = images.len() / per_image;
+    let last = wanted.last().copied().unwrap_or(0);
     match net {
         NetRef::Gpu(model) => {
             let gpu = model.gpu();
@@ -80,37 +135,27 @@ pub async fn activations(net: NetRef<'_>, image: &[f32]) -> Result<Vec<LayerActi
                 step: &step,
                 accumulate: false,
             };
-            let mut x = Tensor::from_slice(gpu, image, &[1, h, w, c]);
-            let mut outputs = Vec::new();
-            for (index, layer) in layers.iter().enumerate() {
+            let mut x = Tensor::from_slice(gpu, images, &[count, h, w, c]);
+            let mut outputs = Vec::with_capacity(wanted.len());
+            for (index, layer) in layers.iter().enumerate().take(last + 1) {
                 let (y, _) = layer.forward(&pass, &x, false);
-                if layer.output_shape().len() == 3 {
-                    outputs.push((index, y.clone()));
+                if wanted.contains(&index) {
+                    outputs.push(y.clone());
                 }
                 x = y;
             }
             gpu.submit();
             let mut result = Vec::with_capacity(outputs.len());
-            for (index, tensor) in outputs {
-                result.push(LayerActivation {
-                    layer: index,
-                    kind: super::layer_kind(&config.layers[index]),
-                    shape: layers[index].output_shape().to_vec(),
-                    values: tensor.to_vec(gpu).await?,
-                });
+            for tensor in outputs {
+                result.push(tensor.to_vec(gpu).await?);
             }
             Ok(result)
         }
         NetRef::Cpu(model) => {
-            let trace = model.forward_trace(image, 1, false, false, 0);
-            let result = (0..config.layers.len())
-                .filter(|&index| model.layer_output_shape(index).len() == 3)
-                .map(|index| LayerActivation {
-                    layer: index,
-                    kind: super::layer_kind(&config.layers[index]),
-                    shape: model.layer_output_shape(index).to_vec(),
-                    values: trace.layer_output(index).to_vec(),
-                })
+            let trace = model.forward_trace(images, count, false, false, 0);
+            let result = wanted
+                .iter()
+                .map(|&index| trace.layer_output(index).to_vec())
                 .collect();
             Ok(result)
         }

@@ -182,6 +182,45 @@ impl Trainer {
         Ok(())
     }
 
+    /// Rebuilds the current model as `config`, keeping every weight whose name and shape stay
+    /// the same and drawing the others from `seed`: for example a last layer with one more
+    /// unit for a new class, to fine-tune the rest. Raises, keeping the model, when the config
+    /// is invalid. Returns the names of the weights drawn anew.
+    pub async fn rebuild(&mut self, config: JsValue, seed: u32) -> Result<JsValue, JsError> {
+        let config: ModelConfig = from_js(&config, "model config")?;
+        if matches!(self.state, State::Training(_)) {
+            return Err(js_error("a training run is in progress; stop it first"));
+        }
+        let current = self.net()?.weights().await.map_err(js_error)?;
+        let fresh = self
+            .engine
+            .build(config.clone(), u64::from(seed))
+            .map_err(js_error)?;
+        let mut weights = fresh.as_ref().weights().await.map_err(js_error)?;
+        let mut drawn = Vec::new();
+        for (name, shape, values) in &mut weights {
+            match current.iter().find(|(n, s, _)| n == name && s == shape) {
+                Some((_, _, kept)) => values.clone_from(kept),
+                None => drawn.push(name.clone()),
+            }
+        }
+        let bytes = crate::io::encode(&config, &weights).map_err(js_error)?;
+        let net = self
+            .engine
+            .load(&bytes, "the rebuilt model")
+            .map_err(js_error)?;
+        self.state = State::Idle(net);
+        to_js(&drawn)
+    }
+
+    /// Runs `images` (whole images, HWC, flat) through the current model and returns the
+    /// output of layer `layer` for each, flat: for example the features before the last layer.
+    pub async fn features(&self, images: Vec<f32>, layer: usize) -> Result<Vec<f32>, JsError> {
+        inspect::features(self.net()?, &images, layer)
+            .await
+            .map_err(js_error)
+    }
+
     /// Compiles the GPU kernels that training `config` uses, by training a throwaway copy for
     /// two steps on 50 digits and predicting one. Chromium compiles WebGPU pipelines on the
     /// thread that also draws the page, so compiling them here, while the page loads, keeps

@@ -1,5 +1,6 @@
-// Fake-camera clips for the browser tests: decodes a PNG photo and writes a Y4M clip (I420)
-// of it moving a little between frames, for Chromium's --use-file-for-fake-video-capture.
+// Fake-camera clips for the browser tests: decodes a photo (PNG here, JPEG in the browser) and
+// writes a Y4M clip (I420) of it moving a little between frames, for Chromium's
+// --use-file-for-fake-video-capture.
 
 import { readFileSync, writeFileSync } from 'node:fs';
 import { inflateSync } from 'node:zlib';
@@ -59,6 +60,29 @@ function paeth(a, b, c) {
   const [pa, pb, pc] = [Math.abs(p - a), Math.abs(p - b), Math.abs(p - c)];
   if (pa <= pb && pa <= pc) return a;
   return pb <= pc ? b : c;
+}
+
+/**
+ * Decodes the `region` ({x, y, width, height} in pixels) of a JPEG or PNG file with the
+ * browser behind `page` (a Playwright page) into {width, height, rgb} as `readPng` returns.
+ * @param {string} path
+ */
+export async function decodeRegion(page, path, region) {
+  const base64 = readFileSync(path).toString('base64');
+  const type = path.endsWith('.png') ? 'image/png' : 'image/jpeg';
+  const rgb = await page.evaluate(async ({ base64, type, region }) => {
+    const blob = await (await fetch(`data:${type};base64,${base64}`)).blob();
+    const bitmap = await createImageBitmap(blob);
+    const { x, y, width, height } = region;
+    const canvas = new OffscreenCanvas(width, height);
+    const context = canvas.getContext('2d');
+    context.drawImage(bitmap, x, y, width, height, 0, 0, width, height);
+    const rgba = context.getImageData(0, 0, width, height).data;
+    let text = '';
+    for (let i = 0; i < rgba.length; i += 4) text += String.fromCharCode(rgba[i], rgba[i + 1], rgba[i + 2]);
+    return btoa(text);
+  }, { base64, type, region });
+  return { width: region.width, height: region.height, rgb: new Uint8Array(Buffer.from(rgb, 'base64')) };
 }
 
 /**

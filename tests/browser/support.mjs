@@ -39,6 +39,17 @@ export async function launchBrowser({ webgpu, args = [] }) {
   });
 }
 
+// Launches headless Chromium like `launchBrowser` but with its profile in `userDataDir`, so
+// IndexedDB survives from one launch to the next. Returns the browser context.
+export async function launchPersistent({ webgpu, args = [], userDataDir }) {
+  return chromium.launchPersistentContext(userDataDir, {
+    executablePath: CHROMIUM_PATH,
+    headless: true,
+    viewport: { width: 1280, height: 900 },
+    args: [...CHROMIUM_ARGS, ...(webgpu ? WEBGPU_ARGS : NO_WEBGPU_ARGS), ...args],
+  });
+}
+
 // Serves www/dist/ with `vite preview` on a free loopback port. Returns {url, close}.
 export async function startServer() {
   const { preview } = await import(pathToFileURL(requireFromWww.resolve('vite')).href);

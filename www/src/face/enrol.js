@@ -14,16 +14,20 @@ export class Enrolment {
   /**
    * @param {{name: HTMLInputElement, count: HTMLInputElement, button: HTMLButtonElement,
    *   status: HTMLElement, people: HTMLElement}} elements
+   * @param {(records: object[]) => void} onChange called with every stored crop after each change
    */
-  constructor(elements) {
+  constructor(elements, onChange = () => {}) {
     this.elements = elements;
+    this.onChange = onChange;
     // The burst in progress: {person, total, remaining, ready}, or null.
     this.burst = null;
   }
 
   /** Shows the crops stored by earlier visits. */
   async load() {
-    this.render(await samples.listSamples());
+    const records = await samples.listSamples();
+    this.render(records);
+    this.onChange(records);
   }
 
   /** Whether the next detected face should be cropped for the burst. */
@@ -87,34 +91,43 @@ export class Enrolment {
     await this.load();
   }
 
-  /** Downloads every stored crop as one file (`faces.json`). */
+  /** Downloads every stored crop and the trained recogniser as one file (`faces.json`). */
   async exportFile() {
     const records = await samples.listSamples();
-    const blob = new Blob([exportSamples(records)], { type: 'application/json' });
+    const recogniser = await samples.loadRecogniser();
+    const blob = new Blob([exportSamples(records, recogniser)], { type: 'application/json' });
     const link = document.createElement('a');
     link.href = URL.createObjectURL(blob);
     link.download = 'faces.json';
     link.click();
     URL.revokeObjectURL(link.href);
-    this.setStatus('exported', `Exported ${records.length} crops.`);
+    const model = recogniser ? ' and the trained model' : '';
+    this.setStatus('exported', `Exported ${records.length} crops${model}.`);
   }
 
   /**
-   * Adds the crops of an exported file to the stored ones. An invalid file adds nothing and
-   * shows why.
+   * Adds the crops of an exported file to the stored ones and stores its recogniser, if it has
+   * one, in place of the current one. An invalid file adds nothing and shows why. Returns
+   * whether a recogniser was stored.
    * @param {File} file
+   * @param {(recogniser: {bytes: Uint8Array}) => Promise<void>} checkModel throws when the
+   *   file's model does not load, before anything is stored
    */
-  async importFile(file) {
-    let records;
+  async importFile(file, checkModel) {
+    let imported;
     try {
-      records = importSamples(await file.text(), file.name);
-      await samples.addSamples(records);
+      imported = importSamples(await file.text(), file.name);
+      if (imported.recogniser) await checkModel(imported.recogniser);
+      await samples.addSamples(imported.samples);
+      if (imported.recogniser) await samples.saveRecogniser(imported.recogniser);
     } catch (error) {
       this.fail(`Importing failed: ${error.message}`);
-      return;
+      return false;
     }
-    this.setStatus('imported', `Imported ${records.length} crops from ${file.name}.`);
+    const model = imported.recogniser ? ' and a trained model' : '';
+    this.setStatus('imported', `Imported ${imported.samples.length} crops${model} from ${file.name}.`);
     await this.load();
+    return imported.recogniser !== null;
   }
 
   /** Ends the running burst, keeping the crops stored so far. */

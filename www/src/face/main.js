@@ -1,14 +1,14 @@
 // Face page: shows the webcam mirrored, sends its frames to the face worker and draws the boxes
-// the worker finds. Without a camera, photos picked by the user take the camera's place. The
-// page itself runs no model, so it stays responsive while the worker detects.
+// the worker finds, named by the trained recogniser. Without a camera, photos picked by the user
+// take the camera's place. The page itself runs no model, so it stays responsive while the
+// worker detects, trains and recognises.
 
 import { WorkerClient } from '../../../js/src/client.js';
 import { CameraError, closeCamera, drawMirrored, isBlank, openCamera } from './camera.js';
 import { Enrolment } from './enrol.js';
 import { RateMeter, drawBoxes } from './overlay.js';
-
-// Side of the face crops in pixels.
-const CROP_SIZE = 64;
+import { CROP_SIZE, identify } from './recognise.js';
+import { Training } from './training.js';
 
 const byTestId = (id) => document.querySelector(`[data-testid="${id}"]`);
 
@@ -25,19 +25,45 @@ const elements = {
   useCamera: document.querySelector('#use-camera'),
   enrolButton: byTestId('enrol-button'),
   detectorSize: byTestId('detector-size'),
+  recognisedName: byTestId('recognized-name'),
+  recognisedConfidence: byTestId('recognized-confidence'),
+  threshold: byTestId('threshold'),
+  thresholdValue: byTestId('threshold-value'),
 };
-const enrolment = new Enrolment({
-  name: byTestId('enrol-name'),
-  count: byTestId('enrol-count'),
-  button: elements.enrolButton,
-  status: byTestId('enrol-status'),
-  people: byTestId('people'),
-});
 const preview = elements.preview.getContext('2d', { willReadFrequently: true });
 
 const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
 const client = new WorkerClient(worker, 'face worker');
 client.on('crashed', ({ error }) => showError(`The face worker stopped: ${error}`));
+
+// The trained recogniser's class names and mean features, or null before training.
+let profile = null;
+const training = new Training(
+  client,
+  {
+    button: byTestId('train-button'),
+    epochs: byTestId('train-epochs'),
+    fresh: byTestId('train-fresh'),
+    freeze: byTestId('freeze'),
+    status: byTestId('train-status'),
+    progress: byTestId('train-progress'),
+    loss: byTestId('loss-chart'),
+    accuracy: byTestId('accuracy-chart'),
+  },
+  (trained) => {
+    profile = trained;
+  },
+);
+const enrolment = new Enrolment(
+  {
+    name: byTestId('enrol-name'),
+    count: byTestId('enrol-count'),
+    button: elements.enrolButton,
+    status: byTestId('enrol-status'),
+    people: byTestId('people'),
+  },
+  (records) => training.update(records),
+);
 
 const meter = new RateMeter();
 let stream = null;
@@ -62,20 +88,44 @@ function setCameraStatus(state, message) {
 
 const nextAnimationFrame = () => new Promise((resolve) => requestAnimationFrame(resolve));
 
-// Sends one RGBA frame to the worker and draws the faces it finds over the preview. While an
-// enrolment burst runs, the best face's crop goes to the enrolment. Returns the faces, or null
-// when `current()` turns false meanwhile (the preview shows something else by then).
+// Sends one RGBA frame to the worker and draws the faces it finds over the preview, with names
+// once a recogniser is trained. While an enrolment burst runs, the best face's crop goes to the
+// enrolment. Returns the faces, or null when `current()` turns false meanwhile (the preview
+// shows something else by then).
 async function detect(image, current = () => true) {
   const { width, height } = image;
   const cropSize = enrolment.wantsCrop ? CROP_SIZE : 0;
-  const request = { rgba: image.data.buffer, width, height, cropSize };
+  // While training, the worker's model does not match the profile yet.
+  const recognise = profile !== null && !training.training;
+  const request = { rgba: image.data.buffer, width, height, cropSize, recognise };
   const { faces, crop } = await client.request('detect', request, [image.data.buffer]);
   if (!current()) return null;
+  const threshold = Number(elements.threshold.value);
+  for (const face of faces) {
+    if (face.probabilities) face.label = identify(face, profile, threshold);
+  }
   drawBoxes(elements.overlay, faces, width, height);
+  showName(faces[0]?.label);
   elements.faceCount.textContent = String(faces.length);
   if (crop) await enrolment.add(crop, CROP_SIZE);
   return faces;
 }
+
+// Shows the best face's name, or "unknown", with its confidence; a dash without one.
+function showName(label) {
+  const name = elements.recognisedName;
+  name.textContent = label?.name ?? '–';
+  let state = 'none';
+  if (label) state = label.known ? 'known' : 'unknown';
+  name.dataset.state = state;
+  name.dataset.probability = label ? label.probability.toFixed(4) : '';
+  name.dataset.similarity = label ? label.similarity.toFixed(4) : '';
+  elements.recognisedConfidence.textContent = label ? `${Math.round(label.confidence * 100)} % sure` : '';
+}
+
+elements.threshold.addEventListener('input', () => {
+  elements.thresholdValue.textContent = Number(elements.threshold.value).toFixed(2);
+});
 
 // Draws the camera into the preview on every animation frame while the session lasts.
 async function previewLoop(session) {
@@ -201,8 +251,16 @@ byTestId('export-button').addEventListener('click', () => enrolment.exportFile()
 
 byTestId('import-input').addEventListener('change', async (event) => {
   const [file] = event.target.files;
-  if (file) await enrolment.importFile(file);
   event.target.value = '';
+  if (!file) return;
+  const checkModel = ({ bytes }) => client.request('load', { bytes, name: `the model in ${file.name}` });
+  await enrolment.importFile(file, checkModel);
+  // Whether or not the file had a model, the worker now goes back to the stored one.
+  try {
+    await training.restore();
+  } catch (error) {
+    showError(`Loading the stored recogniser failed: ${error.message}. Train again to replace it.`);
+  }
 });
 
 elements.detectorSize.addEventListener('change', async () => {
@@ -246,6 +304,11 @@ async function start() {
     await enrolment.load();
   } catch (error) {
     showError(`Reading the enrolled faces from IndexedDB failed: ${error.message}`);
+  }
+  try {
+    await training.restore();
+  } catch (error) {
+    showError(`Loading the stored recogniser failed: ${error.message}. Train again to replace it.`);
   }
   document.body.dataset.ready = 'true';
   await startCamera();

@@ -1,11 +1,16 @@
-// Draws the detected face boxes over the preview, and a frame rate meter.
+// Draws the detected face boxes over the preview, with their names, and a frame rate meter.
+
+const KNOWN_COLOR = '#3ad07a';
+const UNKNOWN_COLOR = '#f59e0b';
 
 /**
  * Draws `faces` (boxes in pixels of a `width`x`height` frame) on the overlay canvas, which
- * lies over the preview. Records them in its `data-boxes` attribute and counts the frames drawn
+ * lies over the preview: the name and confidence of a recognised face (its `label`), otherwise
+ * the detection score. Records them in its `data-boxes` attribute and counts the frames drawn
  * in `data-frames`.
  * @param {HTMLCanvasElement} overlay
- * @param {{left: number, top: number, right: number, bottom: number, score: number}[]} faces
+ * @param {{left: number, top: number, right: number, bottom: number, score: number,
+ *   label?: {name: string, confidence: number, known: boolean}}[]} faces
  */
 export function drawBoxes(overlay, faces, width, height) {
   if (overlay.width !== width || overlay.height !== height) {
@@ -19,12 +24,16 @@ export function drawBoxes(overlay, faces, width, height) {
   context.font = `${6 * line}px system-ui, sans-serif`;
   context.textBaseline = 'bottom';
   for (const face of faces) {
-    context.strokeStyle = '#3ad07a';
+    const { label } = face;
+    const color = label && !label.known ? UNKNOWN_COLOR : KNOWN_COLOR;
+    const text = label ? `${label.name} ${Math.round(label.confidence * 100)} %` : `${Math.round(face.score * 100)} %`;
+    context.strokeStyle = color;
     context.strokeRect(face.left, face.top, face.right - face.left, face.bottom - face.top);
-    context.fillStyle = '#3ad07a';
-    context.fillText(`${Math.round(face.score * 100)} %`, face.left, face.top - line);
+    context.fillStyle = color;
+    context.fillText(text, face.left, face.top - line);
   }
-  overlay.dataset.boxes = JSON.stringify(faces);
+  const boxes = faces.map(({ left, top, right, bottom, score, label }) => ({ left, top, right, bottom, score, name: label?.name }));
+  overlay.dataset.boxes = JSON.stringify(boxes);
   overlay.dataset.width = String(width);
   overlay.dataset.height = String(height);
   overlay.dataset.frames = String(Number(overlay.dataset.frames ?? 0) + 1);

@@ -1,18 +1,23 @@
-// IndexedDB storage (through idb) of the enrolled face crops: one record per crop, with the
-// person's name, so enrolments survive reloads.
+// IndexedDB storage (through idb) of the enrolled face crops, one record per crop with the
+// person's name, and of the trained recogniser, so both survive reloads.
 
 import { openDB } from 'idb';
 
 const DB_NAME = 'webcnn-face';
-const DB_VERSION = 1;
+const DB_VERSION = 2;
+// Key of the one recogniser record in the `models` store.
+const MODEL_KEY = 'recogniser';
 
 let database = null;
 
 function db() {
   database ??= openDB(DB_NAME, DB_VERSION, {
-    upgrade(upgrade) {
-      const samples = upgrade.createObjectStore('samples', { keyPath: 'id', autoIncrement: true });
-      samples.createIndex('person', 'person');
+    upgrade(upgrade, oldVersion) {
+      if (oldVersion < 1) {
+        const samples = upgrade.createObjectStore('samples', { keyPath: 'id', autoIncrement: true });
+        samples.createIndex('person', 'person');
+      }
+      if (oldVersion < 2) upgrade.createObjectStore('models');
     },
   });
   return database;
@@ -60,4 +65,18 @@ export async function deletePerson(person) {
     await transaction.store.delete(id);
   }
   await transaction.done;
+}
+
+/**
+ * Stores the trained recogniser, replacing the earlier one: `{bytes, people, centroids,
+ * trained}` with the model file's bytes, the class names in output order and each person's
+ * mean feature vector.
+ */
+export async function saveRecogniser(record) {
+  await (await db()).put('models', record, MODEL_KEY);
+}
+
+/** Returns the stored recogniser, or undefined when none was trained. */
+export async function loadRecogniser() {
+  return (await db()).get('models', MODEL_KEY);
 }
