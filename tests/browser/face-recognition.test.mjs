@@ -10,7 +10,7 @@
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -191,6 +191,16 @@ test('two people enrolled, trained and recognised', async () => {
   await download.saveAs(exported);
   const file = JSON.parse(readFileSync(exported, 'utf8'));
   assert.deepEqual(file.recogniser.people, ['Eileen', 'Maria'], 'the export holds the trained model');
+  // A file whose model is cut short is rejected whole: no crop is added, the model stays.
+  file.recogniser.model = file.recogniser.model.slice(0, 4000);
+  const damaged = join(workDir, 'damaged-model.json');
+  writeFileSync(damaged, JSON.stringify(file));
+  await browser.page.setInputFiles(byTestId('import-input'), damaged);
+  await browser.page.waitForFunction(() => document.querySelector('[data-testid="enrol-status"]').dataset.state === 'invalid');
+  assert.match(await browser.page.textContent(byTestId('enrol-status')), /Importing failed: .*the model in damaged-model\.json/);
+  assert.equal(await cropsOf(browser.page, 'Eileen'), ENROL_CROPS, 'a damaged file adds no crop');
+  await browser.page.waitForFunction(() => document.querySelector('[data-testid="train-status"]').dataset.state === 'restored');
+  assert.match(await browser.page.textContent(byTestId('train-status')), /Recognising Eileen, Maria/);
   await close(browser);
 
   // Launches 3 and 4: the stored model names fresh clips of each person.
