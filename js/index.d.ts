@@ -97,8 +97,9 @@ export interface FitArgs {
   shuffle?: boolean;
   seed?: number;
   callbacks?: {
-    /** Called after each group of steps the worker runs (every few batches), with the mean
-     * loss and accuracy of the epoch so far; `batch` is the index of the last step. */
+    /** Called once after each batch, in order, with the batch's index in its epoch (from 0)
+     * and the mean loss and accuracy over the batch's examples. The worker runs a few batches
+     * per call, so the calls for those batches come together after the last of them. */
     onBatchEnd?: (batch: number, logs: Logs) => void;
     onEpochEnd?: (epoch: number, logs: Logs) => void;
   };
@@ -129,8 +130,11 @@ export class Sequential {
   add(layer: Layer | InputMarker): void;
   toConfig(): { input_shape: number[]; layers: Record<string, unknown>[] };
   backend(): Promise<BackendInfo>;
+  /** Sets the optimizer, loss and metrics; the next fit starts with fresh optimizer state. */
   compile(args: CompileArgs): void;
   summary(print?: ((text: string) => void) | null): Promise<string>;
+  /** Trains on x and y. A second fit goes on with the weights and the optimizer state (Adam's
+   * moments and step count) of the first, as in Keras, unless compile() ran in between. */
   fit(x: Tensor<ArrayLike<number>>, y: Labels, args?: FitArgs): Promise<History>;
   evaluate(x: Tensor<ArrayLike<number>>, y: Labels): Promise<{ loss: number; accuracy: number }>;
   predict(x: Tensor<ArrayLike<number>>): Promise<Tensor>;

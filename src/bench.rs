@@ -200,10 +200,8 @@ pub struct TrainingSample {
 /// split, and waits for the GPU after every call.
 pub struct TrainingBench {
     session: Session,
-    batch_size: usize,
-    /// Steps run and the summed loss of those steps, as of the last call.
+    /// Steps run so far.
     steps: usize,
-    loss_sum: f64,
 }
 
 impl TrainingBench {
@@ -219,12 +217,7 @@ impl TrainingBench {
             shuffle: true,
         };
         let session = Session::new(model, optimizer, data, &config)?;
-        Ok(Self {
-            session,
-            batch_size,
-            steps: 0,
-            loss_sum: 0.0,
-        })
+        Ok(Self { session, steps: 0 })
     }
 
     /// Full batches in the epoch, the most steps this benchmark runs.
@@ -250,14 +243,12 @@ impl TrainingBench {
                 self.max_steps()
             )));
         }
-        let outcome = self.session.run(steps).await?;
-        assert_eq!(outcome, RunOutcome::Steps, "the epoch ended early");
-        let report = self.session.progress().await?;
+        let RunOutcome::Steps { batches } = self.session.run(steps).await? else {
+            panic!("the epoch ended early");
+        };
         self.steps += steps;
-        // The session reports the mean loss of the epoch so far, over full batches.
-        let loss_sum = report.loss * (self.steps * self.batch_size) as f64;
-        let loss = (loss_sum - self.loss_sum) / (steps * self.batch_size) as f64;
-        self.loss_sum = loss_sum;
+        // Every batch is full, so the mean of the batch losses is the mean over the examples.
+        let loss = batches.iter().map(|batch| batch.loss).sum::<f64>() / steps as f64;
         let gpu = self.session.model().gpu();
         let (dispatches, submits) = gpu.counters();
         Ok(TrainingSample {

@@ -448,7 +448,7 @@ fn cpu_trains_seed_cnn_on_digits() {
     };
     let model = CpuModel::new(ModelConfig::preset("seed-cnn").unwrap(), 3).unwrap();
     let mut session = CpuSession::new(model, OptimizerConfig::default(), &data, &settings).unwrap();
-    let RunOutcome::Epoch(report) = session.run(usize::MAX).unwrap() else {
+    let RunOutcome::Epoch { report, .. } = session.run(usize::MAX).unwrap() else {
         panic!("the epoch did not end");
     };
     eprintln!(

@@ -9,7 +9,7 @@ use webcnn::gpu::{Gpu, GpuOptions};
 use webcnn::io;
 use webcnn::model::{Model, ModelConfig};
 use webcnn::optim::{Optimizer, OptimizerConfig};
-use webcnn::train::{self, Callbacks, Session, TrainConfig};
+use webcnn::train::{self, BatchReport, Callbacks, RunOutcome, Session, TrainConfig};
 
 fn gpu_with(options: GpuOptions) -> Rc<Gpu> {
     Rc::new(pollster::block_on(Gpu::new(options)).expect("a GPU adapter"))
@@ -298,6 +298,151 @@ fn wrong_input_shape_is_rejected() {
     let message = result.err().unwrap().to_string();
     assert!(message.contains("28x28x1"), "{message}");
     assert!(message.contains("[32, 32, 3]"), "{message}");
+}
+
+/// Builds a small conv net without dropout, so a step depends only on the weights, the optimizer
+/// state and the batch.
+fn small_model(gpu: &Rc<Gpu>) -> Model {
+    let config = ModelConfig::from_json(
+        r#"{"input_shape": [28, 28, 1], "layers": [
+            {"type": "conv2d", "filters": 4, "kernel_size": [3, 3], "activation": "relu"},
+            {"type": "max_pool2d", "pool_size": [2, 2]},
+            {"type": "flatten"},
+            {"type": "dense", "units": 10, "activation": "softmax"}
+        ]}"#,
+    )
+    .unwrap();
+    Model::new(gpu.clone(), config, 7).unwrap()
+}
+
+/// Returns settings for `epochs` epochs in batches of 16, in the same order every epoch.
+fn unshuffled(epochs: usize) -> TrainConfig {
+    TrainConfig {
+        shuffle: false,
+        ..config(epochs, 16)
+    }
+}
+
+/// Runs `session` to its end, `steps` steps per call, and returns the batch reports in order.
+fn run_to_end(session: &mut Session, steps: usize) -> Vec<BatchReport> {
+    let mut all = Vec::new();
+    loop {
+        match pollster::block_on(session.run(steps)).unwrap() {
+            RunOutcome::Steps { batches } | RunOutcome::Epoch { batches, .. } => {
+                all.extend(batches)
+            }
+            RunOutcome::Done => return all,
+        }
+    }
+}
+
+/// Trains `model` for `epochs` with `optimizer` and returns the model and optimizer.
+fn train_with(
+    model: Model,
+    optimizer: Optimizer,
+    data: &Dataset,
+    epochs: usize,
+) -> (Model, Optimizer) {
+    let mut session = Session::new(model, optimizer, data, &unshuffled(epochs)).unwrap();
+    run_to_end(&mut session, usize::MAX);
+    session.into_parts()
+}
+
+#[test]
+fn continued_run_keeps_optimizer_state() {
+    let gpu = gpu_with(GpuOptions::default());
+    // 32 examples in batches of 16: 2 steps per epoch.
+    let data = digits(32);
+    let adam = OptimizerConfig::named("adam", Some(0.01)).unwrap();
+    let faster = OptimizerConfig::named("adam", Some(0.02)).unwrap();
+    let first_epoch = || {
+        let model = small_model(&gpu);
+        let optimizer = Optimizer::new(&model, adam.clone()).unwrap();
+        train_with(model, optimizer, &data, 1)
+    };
+
+    let model = small_model(&gpu);
+    let optimizer = Optimizer::new(&model, adam.clone()).unwrap();
+    let (whole, _) = train_with(model, optimizer, &data, 2);
+
+    let (model, kept) = first_epoch();
+    let resumed = Optimizer::resume(Some(kept), &model, adam.clone()).unwrap();
+    assert_eq!(resumed.steps(), 2);
+    let (continued, optimizer) = train_with(model, resumed, &data, 1);
+    assert_eq!(optimizer.steps(), 4);
+    assert_eq!(weights(&continued), weights(&whole));
+
+    // Fresh state after the first epoch ends elsewhere, so the kept state mattered.
+    let (model, _) = first_epoch();
+    let fresh = Optimizer::new(&model, adam.clone()).unwrap();
+    let (restarted, _) = train_with(model, fresh, &data, 1);
+    assert_ne!(weights(&restarted), weights(&whole));
+
+    // A changed learning rate starts fresh state: the same as a new optimizer with that rate.
+    let (model, kept) = first_epoch();
+    let reset = Optimizer::resume(Some(kept), &model, faster.clone()).unwrap();
+    assert_eq!(reset.steps(), 0);
+    let (changed, _) = train_with(model, reset, &data, 1);
+    let (model, _) = first_epoch();
+    let fresh = Optimizer::new(&model, faster).unwrap();
+    let (expected, _) = train_with(model, fresh, &data, 1);
+    assert_eq!(weights(&changed), weights(&expected));
+}
+
+#[test]
+fn run_reports_each_batch() {
+    let gpu = gpu_with(GpuOptions::default());
+    // 56 examples in batches of 16: 4 steps per epoch, the last of 8 examples.
+    let data = digits(56);
+    let start = |epochs| {
+        let model = small_model(&gpu);
+        let optimizer = Optimizer::new(&model, OptimizerConfig::default()).unwrap();
+        Session::new(model, optimizer, &data, &unshuffled(epochs)).unwrap()
+    };
+
+    let mut grouped = start(2);
+    let RunOutcome::Steps { batches: first } = pollster::block_on(grouped.run(3)).unwrap() else {
+        panic!("the epoch ended after 3 of 4 steps");
+    };
+    let RunOutcome::Epoch { report, batches } = pollster::block_on(grouped.run(3)).unwrap() else {
+        panic!("the epoch did not end after 4 steps");
+    };
+    let mut grouped_batches = [first, batches].concat();
+    let indices: Vec<usize> = grouped_batches.iter().map(|b| b.batch).collect();
+    assert_eq!(indices, [0, 1, 2, 3]);
+    let sizes = [16.0, 16.0, 16.0, 8.0];
+    let weighted: f64 = grouped_batches
+        .iter()
+        .zip(sizes)
+        .map(|(batch, size)| batch.loss * size)
+        .sum();
+    let mean = weighted / 56.0;
+    assert!(
+        (mean - report.loss).abs() <= 1e-12 * report.loss,
+        "batch losses give {mean}, the epoch report {}",
+        report.loss
+    );
+    grouped_batches.extend(run_to_end(&mut grouped, 3));
+
+    // One step per call gives the same batches.
+    let single = run_to_end(&mut start(2), 1);
+    assert_eq!(single, grouped_batches);
+
+    // The first batch's loss is that of the initial model on examples 0 to 15.
+    let model = small_model(&gpu);
+    let first_batch = data.subset(&(0..16).collect::<Vec<_>>());
+    let evaluation = pollster::block_on(train::evaluate(&model, &first_batch, 16)).unwrap();
+    let loss = single[0].loss;
+    assert!(
+        (loss - evaluation.loss).abs() <= 1e-5 * evaluation.loss,
+        "batch 0 loss {loss}, initial model's loss {}",
+        evaluation.loss
+    );
+    for batch in &single {
+        assert!(batch.loss.is_finite(), "{batch:?}");
+        assert!(batch.loss > 0.0, "{batch:?}");
+        assert!((0.0..=1.0).contains(&batch.accuracy), "{batch:?}");
+    }
 }
 
 #[test]

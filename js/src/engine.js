@@ -3,7 +3,8 @@
 // it, runs training a few steps per call, and handles requests.
 //
 // Requests: {id, type, ...}. Replies: {type: 'reply', id, ok, value | error}. Events without an
-// id: {type: 'progress' | 'epoch' | 'finished' | 'failed', ...}.
+// id: {type: 'progress' | 'epoch' | 'finished' | 'failed', ...}; 'progress' and 'epoch' carry
+// `batches`, the {batch, loss, accuracy} of each step the Trainer.run call ran.
 
 // Wall time one Trainer.run call aims at. On the CPU the call blocks the worker, so this bounds
 // how long a message waits. On WebGPU the worker handles messages while it awaits the GPU, and
@@ -120,9 +121,9 @@ export class TrainerDriver {
         const perStep = seconds / this.stepsPerCall;
         const steps = Math.round(TARGET_CALL_SECONDS / perStep);
         this.stepsPerCall = Math.max(1, Math.min(MAX_STEPS_PER_CALL, steps));
-        post({ type: 'progress', progress: result.progress });
+        post({ type: 'progress', progress: result.progress, batches: result.batches });
       } else if (result.kind === 'epoch') {
-        post({ type: 'epoch', report: result.report });
+        post({ type: 'epoch', report: result.report, batches: result.batches });
       } else {
         this.running = false;
         post({ type: 'finished' });

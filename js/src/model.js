@@ -42,6 +42,8 @@ export class Sequential {
     this.inputShape = null;
     this.compiled = null;
     this.builtConfig = null;
+    // Whether compile() ran since the last fit, so the next fit starts fresh optimizer state.
+    this.compiledSinceFit = false;
     this.connection = null;
     for (const layer of Array.isArray(layers) ? layers : layers.layers ?? []) this.add(layer);
   }
@@ -111,6 +113,7 @@ export class Sequential {
       if (!['accuracy', 'acc'].includes(metric)) throw new Error(`metric ${JSON.stringify(metric)} is not supported; use 'accuracy'`);
     }
     this.compiled = { optimizer: optimizerConfig(optimizer), loss };
+    this.compiledSinceFit = true;
   }
 
   /** Returns per-layer rows {kind, output_shape, params, trainable} and prints a table like
@@ -136,19 +139,28 @@ export class Sequential {
 
   /** Trains on x ({data, shape} [n, H, W, C]) and y (labels [n] or one-hot [n, classes]).
    * Options: epochs, batchSize, validationSplit, shuffle, seed, callbacks {onBatchEnd(batch,
-   * logs), onEpochEnd(epoch, logs)}. Resolves with a History {epoch, history}. */
+   * logs), onEpochEnd(epoch, logs)}. onBatchEnd runs once per batch with the batch's index in
+   * its epoch and its own loss and accuracy. A later fit goes on with the optimizer state
+   * (Adam's moments and step count) unless compile() ran in between. Resolves with a History
+   * {epoch, history}. */
   async fit(x, y, { epochs = 1, batchSize = 32, validationSplit = 0, shuffle = true, seed = 1, callbacks = {} } = {}) {
     if (!this.compiled) throw new Error('compile the model before fit');
     const config = this.toConfig();
     const input = images(x, config.input_shape);
     const labels = labelIndices(y);
     if (labels.length !== input.count) throw new Error(`x has ${input.count} examples but y has ${labels.length} labels`);
-    const build = this.buildMode(config);
+    const mode = this.buildMode(config);
+    // Keras creates the optimizer in compile(), and rebuilding the model drops the kept state.
+    const build = mode === 'keep' && this.compiledSinceFit ? 'config' : mode;
     const history = { epoch: [], history: { loss: [], accuracy: [], val_loss: [], val_accuracy: [] } };
     const { client } = this.worker();
     const done = new Promise((resolve, reject) => {
-      client.on('progress', ({ progress }) => callbacks.onBatchEnd?.(progress.step - 1, { loss: progress.loss, accuracy: progress.accuracy }));
-      client.on('epoch', ({ report }) => {
+      const batchEnds = (batches) => {
+        for (const { batch, loss, accuracy } of batches) callbacks.onBatchEnd?.(batch, { loss, accuracy });
+      };
+      client.on('progress', ({ batches }) => batchEnds(batches));
+      client.on('epoch', ({ report, batches }) => {
+        batchEnds(batches);
         const logs = { loss: report.loss, accuracy: report.accuracy };
         if (report.val_loss != null) Object.assign(logs, { val_loss: report.val_loss, val_accuracy: report.val_accuracy });
         history.epoch.push(report.epoch - 1);
@@ -168,6 +180,7 @@ export class Sequential {
       train: { epochs, batch_size: batchSize, validation_split: validationSplit, seed, shuffle },
     });
     this.builtConfig = JSON.stringify(config);
+    this.compiledSinceFit = false;
     await done;
     if (!history.history.val_loss.length) {
       delete history.history.val_loss;
@@ -177,8 +190,6 @@ export class Sequential {
   }
 
   // 'new' before the first fit, 'config' when layers were frozen or unfrozen since, else 'keep'.
-  // NOTE: a later fit keeps the weights but starts a fresh optimizer state (Adam moments),
-  // unlike Keras, because the wasm Trainer drops it when a run ends.
   buildMode(config) {
     if (!this.builtConfig) return 'new';
     const built = JSON.parse(this.builtConfig);

@@ -39,7 +39,8 @@ serve({
     return describeModel(config);
   },
   // Trains with x, y as the data; `build` is 'new' (fresh weights from the config), 'config'
-  // (keep the weights, apply changed trainable flags) or 'keep'.
+  // (keep the weights, rebuild with the config's trainable flags and fresh optimizer state) or
+  // 'keep' (keep the weights and, for the same optimizer config, the optimizer state).
   async fit({ config, build, x, y, shape, optimizer, train }) {
     await driver.exclusive(async () => {
       trainer.setTrainingData(x, y, shape, classesOf(config));

@@ -35,9 +35,30 @@ impl CpuOptimizer {
         })
     }
 
+    /// Returns `previous`, the state of an earlier run on `model`, when it was made with `config`
+    /// for `model`'s parameter count, as [`crate::optim::Optimizer::resume`] does on the GPU.
+    /// Otherwise creates zeroed state.
+    pub fn resume(
+        previous: Option<CpuOptimizer>,
+        model: &CpuModel,
+        config: OptimizerConfig,
+    ) -> Result<Self> {
+        match previous {
+            Some(state) if state.config == config && state.first.len() == model.params().len() => {
+                Ok(state)
+            }
+            _ => Self::new(model, config),
+        }
+    }
+
     /// The configuration.
     pub fn config(&self) -> &OptimizerConfig {
         &self.config
+    }
+
+    /// Updates applied so far.
+    pub fn steps(&self) -> u32 {
+        self.steps
     }
 
     /// Updates every trainable parameter of `model` from `grads` (laid out as the parameter

@@ -8,38 +8,13 @@ use crate::data::Dataset;
 use crate::ops::augment::AugmentConfig;
 use crate::optim::OptimizerConfig;
 use crate::reference::{argmax_rows, augment, softmax_cross_entropy};
-use crate::train::{class_metrics, EpochReport, Evaluation, RunOutcome, StepReport, TrainConfig};
+use crate::train::{
+    class_metrics, BatchReport, EpochReport, Evaluation, MetricSums, RunOutcome, StepReport,
+    TrainConfig,
+};
 use crate::{clock, Error, Result};
 
 use super::{CpuModel, CpuOptimizer};
-
-/// Loss sum, correct predictions and examples seen in the current epoch.
-#[derive(Clone, Copy, Default)]
-struct Metrics {
-    loss: f64,
-    correct: f64,
-    count: f64,
-}
-
-impl Metrics {
-    /// Adds the per-example `losses` and the `predictions` scored against `labels`.
-    fn add(&mut self, losses: &[f32], predictions: &[u32], labels: &[u32]) {
-        self.loss += losses.iter().map(|&loss| f64::from(loss)).sum::<f64>();
-        self.correct += predictions
-            .iter()
-            .zip(labels)
-            .filter(|(prediction, label)| prediction == label)
-            .count() as f64;
-        self.count += labels.len() as f64;
-    }
-
-    /// Returns `(mean loss, accuracy)`. An epoch without examples counts as one example, as on
-    /// the GPU.
-    fn means(&self) -> (f64, f64) {
-        let count = self.count.max(1.0);
-        (self.loss / count, self.correct / count)
-    }
-}
 
 /// A CPU training run that advances a few steps at a time, as [`crate::train::Session`] does on
 /// the GPU. Owns the model and the optimizer.
@@ -55,21 +30,33 @@ pub struct CpuSession {
     next_batch: usize,
     epoch_started: f64,
     train_seconds: f64,
-    metrics: Metrics,
+    metrics: MetricSums,
     reports: Vec<EpochReport>,
     augment: Option<AugmentConfig>,
 }
 
 impl CpuSession {
-    /// Prepares training `model` on `data` (the validation split is taken from it).
+    /// Prepares training `model` on `data` (the validation split is taken from it) with fresh
+    /// optimizer state.
     pub fn new(
         model: CpuModel,
         optimizer: OptimizerConfig,
         data: &Dataset,
         config: &TrainConfig,
     ) -> Result<Self> {
-        config.validate()?;
         let optimizer = CpuOptimizer::new(&model, optimizer)?;
+        Self::with_optimizer(model, optimizer, data, config)
+    }
+
+    /// Prepares training `model` on `data` with `optimizer`, which may carry the state of an
+    /// earlier run (see [`CpuOptimizer::resume`]).
+    pub fn with_optimizer(
+        model: CpuModel,
+        optimizer: CpuOptimizer,
+        data: &Dataset,
+        config: &TrainConfig,
+    ) -> Result<Self> {
+        config.validate()?;
         check_dataset(&model, data)?;
         let (train, validation) = crate::train::split_validation(data, config)?;
         log::info!(
@@ -86,7 +73,7 @@ impl CpuSession {
             next_batch: 0,
             epoch_started: 0.0,
             train_seconds: 0.0,
-            metrics: Metrics::default(),
+            metrics: MetricSums::default(),
             reports: Vec::new(),
             augment: None,
             model,
@@ -146,13 +133,13 @@ impl CpuSession {
         let steps = self.steps_per_epoch();
         let started = clock::now_seconds();
         let end = (self.next_batch + max_steps.max(1)).min(steps);
-        for index in self.next_batch..end {
-            self.train_batch(index);
-        }
+        let batches = (self.next_batch..end)
+            .map(|index| self.train_batch(index))
+            .collect();
         self.next_batch = end % steps;
         self.train_seconds += clock::now_seconds() - started;
         if self.next_batch != 0 {
-            return Ok(RunOutcome::Steps);
+            return Ok(RunOutcome::Steps { batches });
         }
         let (loss, _) = self.metrics.means();
         if !loss.is_finite() {
@@ -161,7 +148,8 @@ impl CpuSession {
                 self.epoch
             )));
         }
-        Ok(RunOutcome::Epoch(self.finish_epoch()?))
+        let report = self.finish_epoch()?;
+        Ok(RunOutcome::Epoch { report, batches })
     }
 
     /// Metrics of the current epoch so far.
@@ -182,13 +170,14 @@ impl CpuSession {
         if self.config.shuffle {
             self.order.shuffle(&mut self.rng);
         }
-        self.metrics = Metrics::default();
+        self.metrics = MetricSums::default();
         self.epoch_started = clock::now_seconds();
         self.train_seconds = 0.0;
     }
 
     /// Trains on batch `index` of the epoch: forward, loss, backward and one optimizer update.
-    fn train_batch(&mut self, index: usize) {
+    /// Returns the batch's loss and accuracy.
+    fn train_batch(&mut self, index: usize) -> BatchReport {
         let size = self.config.batch_size;
         let batch = &self.order[index * size..((index + 1) * size).min(self.order.len())];
         // The dropout seed of the step, as the GPU session computes it.
@@ -209,9 +198,11 @@ impl CpuSession {
             .forward_trace(&images, batch.len(), true, true, seed);
         let (losses, dlogits) = softmax_cross_entropy(trace.output(), &labels, classes);
         let predictions = argmax_rows(trace.output(), classes);
-        self.metrics.add(&losses, &predictions, &labels);
+        let sums = MetricSums::of_batch(&losses, &predictions, &labels);
+        self.metrics.add(&sums);
         let grads = self.model.backward(&trace, &dlogits);
         self.optimizer.update(&mut self.model, &grads);
+        sums.batch_report(index)
     }
 
     fn finish_epoch(&mut self) -> Result<EpochReport> {
@@ -258,7 +249,7 @@ fn check_dataset(model: &CpuModel, data: &Dataset) -> Result<()> {
 pub fn evaluate(model: &CpuModel, data: &Dataset, batch_size: usize) -> Result<Evaluation> {
     check_dataset(model, data)?;
     let classes = model.classes();
-    let mut metrics = Metrics::default();
+    let mut metrics = MetricSums::default();
     let mut confusion = vec![vec![0u32; classes]; classes];
     let mut predictions = Vec::with_capacity(data.len());
     let order: Vec<usize> = (0..data.len()).collect();
@@ -267,7 +258,7 @@ pub fn evaluate(model: &CpuModel, data: &Dataset, batch_size: usize) -> Result<E
         let trace = model.forward_trace(&images, batch.len(), false, true, 0);
         let (losses, _) = softmax_cross_entropy(trace.output(), &labels, classes);
         let batch_predictions = argmax_rows(trace.output(), classes);
-        metrics.add(&losses, &batch_predictions, &labels);
+        metrics.add(&MetricSums::of_batch(&losses, &batch_predictions, &labels));
         for (&label, &prediction) in labels.iter().zip(&batch_predictions) {
             confusion[label as usize][prediction as usize] += 1;
         }
@@ -369,19 +360,125 @@ mod tests {
         let optimizer = OptimizerConfig::default();
         let mut session = CpuSession::new(tiny_model(2), optimizer, &data, &config(2, 4)).unwrap();
         assert_eq!(session.steps_per_epoch(), 3);
-        assert_eq!(session.run(2).unwrap(), RunOutcome::Steps);
+        let RunOutcome::Steps { batches: first } = session.run(2).unwrap() else {
+            panic!("the first epoch ended after 2 of 3 steps");
+        };
         let progress = session.progress();
         assert_eq!((progress.epoch, progress.step, progress.steps), (1, 2, 3));
-        let RunOutcome::Epoch(report) = session.run(5).unwrap() else {
+        let RunOutcome::Epoch { report, batches } = session.run(5).unwrap() else {
             panic!("the first epoch did not end");
         };
         assert_eq!(report.epoch, 1);
         assert!(report.loss.is_finite(), "{report:?}");
         assert!(report.loss > 0.0, "{report:?}");
         assert_eq!(report.val_accuracy, None);
-        assert!(matches!(session.run(10).unwrap(), RunOutcome::Epoch(_)));
+        let indices: Vec<usize> = first.iter().chain(&batches).map(|b| b.batch).collect();
+        assert_eq!(indices, [0, 1, 2]);
+        // The epoch's mean loss weights each batch by its size: 4, 4 and 2 examples.
+        let weighted = (first[0].loss * 4.0 + first[1].loss * 4.0 + batches[0].loss * 2.0) / 10.0;
+        assert!(
+            (weighted - report.loss).abs() < 1e-12,
+            "{weighted} vs {report:?}"
+        );
+        let RunOutcome::Epoch { batches, .. } = session.run(10).unwrap() else {
+            panic!("the second epoch did not end");
+        };
+        assert_eq!(
+            batches.iter().map(|b| b.batch).collect::<Vec<_>>(),
+            [0, 1, 2]
+        );
         assert_eq!(session.run(1).unwrap(), RunOutcome::Done);
         assert_eq!(session.reports().len(), 2);
+    }
+
+    /// Runs `session` to its end, `steps` steps per call, and returns the batch reports in order.
+    fn run_to_end(session: &mut CpuSession, steps: usize) -> Vec<BatchReport> {
+        let mut all = Vec::new();
+        loop {
+            match session.run(steps).unwrap() {
+                RunOutcome::Steps { batches } | RunOutcome::Epoch { batches, .. } => {
+                    all.extend(batches)
+                }
+                RunOutcome::Done => return all,
+            }
+        }
+    }
+
+    /// Trains `model` on `data` for `epochs` epochs of 2 batches, in the same order each epoch.
+    fn train_with(
+        model: CpuModel,
+        optimizer: CpuOptimizer,
+        data: &Dataset,
+        epochs: usize,
+    ) -> (CpuModel, CpuOptimizer) {
+        let settings = TrainConfig {
+            shuffle: false,
+            ..config(epochs, data.len().div_ceil(2))
+        };
+        let mut session = CpuSession::with_optimizer(model, optimizer, data, &settings).unwrap();
+        run_to_end(&mut session, usize::MAX);
+        session.into_parts()
+    }
+
+    #[test]
+    fn continued_session_keeps_optimizer_state() {
+        let data = tiny_data(12);
+        let adam = OptimizerConfig::named("adam", Some(0.01)).unwrap();
+        let faster = OptimizerConfig::named("adam", Some(0.02)).unwrap();
+        let start = |config: &OptimizerConfig| {
+            let model = tiny_model(2);
+            let optimizer = CpuOptimizer::new(&model, config.clone()).unwrap();
+            (model, optimizer)
+        };
+        let first_epoch = || {
+            let (model, optimizer) = start(&adam);
+            train_with(model, optimizer, &data, 1)
+        };
+
+        let (model, optimizer) = start(&adam);
+        let (whole, _) = train_with(model, optimizer, &data, 2);
+
+        let (model, kept) = first_epoch();
+        let resumed = CpuOptimizer::resume(Some(kept), &model, adam.clone()).unwrap();
+        assert_eq!(resumed.steps(), 2);
+        let (continued, optimizer) = train_with(model, resumed, &data, 1);
+        assert_eq!(optimizer.steps(), 4);
+        assert_eq!(continued.params(), whole.params());
+
+        // Fresh state after the first epoch ends elsewhere, so the kept state mattered.
+        let (model, _) = first_epoch();
+        let fresh = CpuOptimizer::new(&model, adam.clone()).unwrap();
+        let (restarted, _) = train_with(model, fresh, &data, 1);
+        assert_ne!(restarted.params(), whole.params());
+
+        // A changed learning rate starts fresh state.
+        let (model, kept) = first_epoch();
+        let reset = CpuOptimizer::resume(Some(kept), &model, faster.clone()).unwrap();
+        assert_eq!(reset.steps(), 0);
+        let (changed, _) = train_with(model, reset, &data, 1);
+        let (model, _) = first_epoch();
+        let fresh = CpuOptimizer::new(&model, faster).unwrap();
+        let (expected, _) = train_with(model, fresh, &data, 1);
+        assert_eq!(changed.params(), expected.params());
+    }
+
+    #[test]
+    fn grouped_steps_report_each_batch() {
+        // 10 examples in batches of 4: steps of 4, 4 and 2 examples.
+        let data = tiny_data(10);
+        let start = || {
+            let optimizer = OptimizerConfig::default();
+            CpuSession::new(tiny_model(2), optimizer, &data, &config(2, 4)).unwrap()
+        };
+        let grouped = run_to_end(&mut start(), 2);
+        let single = run_to_end(&mut start(), 1);
+        assert_eq!(grouped, single);
+        let indices: Vec<usize> = grouped.iter().map(|b| b.batch).collect();
+        assert_eq!(indices, [0, 1, 2, 0, 1, 2]);
+        for batch in &grouped {
+            assert!(batch.loss.is_finite(), "{batch:?}");
+            assert!(batch.loss > 0.0, "{batch:?}");
+        }
     }
 
     #[test]

@@ -149,9 +149,32 @@ impl Optimizer {
         })
     }
 
+    /// Returns `previous`, the state of an earlier run on `model`, when it was made with `config`
+    /// for a parameter arena of `model`'s size, so training goes on with its moments and update
+    /// count as Keras's optimizer does across `fit` calls. Otherwise creates zeroed state.
+    pub fn resume(
+        previous: Option<Optimizer>,
+        model: &Model,
+        config: OptimizerConfig,
+    ) -> Result<Self> {
+        match previous {
+            Some(state)
+                if state.config == config && state.state_a.len() == model.params().len() =>
+            {
+                Ok(state)
+            }
+            _ => Self::new(model, config),
+        }
+    }
+
     /// The configuration.
     pub fn config(&self) -> &OptimizerConfig {
         &self.config
+    }
+
+    /// Updates applied so far.
+    pub fn steps(&self) -> u32 {
+        self.steps
     }
 
     /// Scalars of the next update: `[learning_rate, 1 - beta1^t, 1 - beta2^t]`, with the powers

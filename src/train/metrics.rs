@@ -1,6 +1,64 @@
-//! Classification metrics from a confusion matrix.
+//! Classification metrics from a confusion matrix, and the loss and accuracy sums of training
+//! batches shared by the GPU and CPU sessions.
 
 use serde::Serialize;
+
+/// Loss and accuracy of one training batch.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct BatchReport {
+    /// Index of the batch in its epoch, from 0.
+    pub batch: usize,
+    /// Mean loss over the batch's examples.
+    pub loss: f64,
+    /// Fraction of the batch's examples predicted correctly.
+    pub accuracy: f64,
+}
+
+/// Loss sum, correct predictions and example count of one batch or of an epoch so far.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub(crate) struct MetricSums {
+    pub loss: f64,
+    pub correct: f64,
+    pub count: f64,
+}
+
+impl MetricSums {
+    /// Sums the per-example `losses` and the `predictions` scored against `labels`.
+    pub fn of_batch(losses: &[f32], predictions: &[u32], labels: &[u32]) -> Self {
+        Self {
+            loss: losses.iter().map(|&loss| f64::from(loss)).sum(),
+            correct: predictions
+                .iter()
+                .zip(labels)
+                .filter(|(prediction, label)| prediction == label)
+                .count() as f64,
+            count: labels.len() as f64,
+        }
+    }
+
+    /// Adds the sums of `other`.
+    pub fn add(&mut self, other: &MetricSums) {
+        self.loss += other.loss;
+        self.correct += other.correct;
+        self.count += other.count;
+    }
+
+    /// Returns `(mean loss, accuracy)`. A count of 0 is taken as 1, so both are 0 without examples.
+    pub fn means(&self) -> (f64, f64) {
+        let count = self.count.max(1.0);
+        (self.loss / count, self.correct / count)
+    }
+
+    /// Returns the report of batch `batch` of an epoch with these sums.
+    pub fn batch_report(&self, batch: usize) -> BatchReport {
+        let (loss, accuracy) = self.means();
+        BatchReport {
+            batch,
+            loss,
+            accuracy,
+        }
+    }
+}
 
 /// Precision, recall and F1 of one class.
 #[derive(Clone, Debug, PartialEq, Serialize)]

@@ -1,13 +1,17 @@
-//! fit / evaluate / predict. A training step records one command buffer and one submit. Loss
-//! and accuracy are summed on the GPU and read back once per epoch (or per progress report).
+//! fit / evaluate / predict. A training step records one command buffer and one submit. Each
+//! step sums its loss and accuracy on the GPU into its own row of a per-epoch buffer, and each
+//! [`Session::run`] call reads back the rows of its steps in one readback at its end.
 
 mod metrics;
+
+use std::ops::Range;
 
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 
-pub use metrics::{class_metrics, ClassMetrics};
+pub(crate) use metrics::MetricSums;
+pub use metrics::{class_metrics, BatchReport, ClassMetrics};
 
 use crate::data::{stratified_split, DataError, Dataset};
 use crate::gpu::BufferStats;
@@ -156,7 +160,12 @@ pub struct Session {
     epoch_started: f64,
     train_seconds: f64,
     step: Tensor,
-    metrics: Tensor,
+    /// Loss sum, correct count and example count of the step being recorded `[3]`.
+    step_metrics: Tensor,
+    /// The step metrics of every batch of the epoch, one row each `[steps per epoch, 3]`.
+    batch_metrics: Tensor,
+    /// Sums of the batches of this epoch read back so far.
+    epoch_metrics: MetricSums,
     reports: Vec<EpochReport>,
     augment: Option<AugmentConfig>,
 }
@@ -165,9 +174,17 @@ pub struct Session {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub enum RunOutcome {
     /// Steps ran and the epoch goes on.
-    Steps,
-    /// The epoch ended (validation done); its report.
-    Epoch(EpochReport),
+    Steps {
+        /// Loss and accuracy of each batch the call ran, in order.
+        batches: Vec<BatchReport>,
+    },
+    /// The epoch ended (validation done).
+    Epoch {
+        /// Report of the epoch.
+        report: EpochReport,
+        /// Loss and accuracy of each batch the call ran, in order.
+        batches: Vec<BatchReport>,
+    },
     /// Every epoch has run.
     Done,
 }
@@ -191,9 +208,12 @@ impl Session {
             config.epochs
         );
         let gpu = model.gpu().clone();
+        let steps = train.len().div_ceil(config.batch_size);
         Ok(Self {
             step: Tensor::from_slice(&gpu, &[0.0f32; 4], &[4]),
-            metrics: Tensor::from_slice(&gpu, &[0.0f32; 3], &[3]),
+            step_metrics: Tensor::empty(&gpu, &[3]),
+            batch_metrics: Tensor::empty(&gpu, &[steps, 3]),
+            epoch_metrics: MetricSums::default(),
             rng: rand_pcg::Pcg64::seed_from_u64(config.seed),
             order: (0..train.len()).collect(),
             epoch: 0,
@@ -239,8 +259,9 @@ impl Session {
         self.train.len().div_ceil(self.config.batch_size)
     }
 
-    /// Runs up to `max_steps` steps of the current epoch, finishing the epoch (metrics readback
-    /// and validation) when its last batch has run.
+    /// Runs up to `max_steps` steps of the current epoch and reads their metrics back (which
+    /// waits until the GPU has run them), finishing the epoch (validation and report) when its
+    /// last batch has run.
     pub async fn run(&mut self, max_steps: usize) -> Result<RunOutcome> {
         if self.epoch == 0 || self.next_batch == 0 {
             if self.epoch == self.config.epochs {
@@ -250,34 +271,34 @@ impl Session {
         }
         let steps = self.steps_per_epoch();
         let started = clock::now_seconds();
-        let end = (self.next_batch + max_steps.max(1)).min(steps);
-        for index in self.next_batch..end {
+        let first = self.next_batch;
+        let end = (first + max_steps.max(1)).min(steps);
+        for index in first..end {
             self.train_batch(index);
         }
+        let batches = self.read_batches(first..end).await?;
+        self.train_seconds += clock::now_seconds() - started;
         self.next_batch = end % steps;
         if self.next_batch != 0 {
-            self.train_seconds += clock::now_seconds() - started;
-            return Ok(RunOutcome::Steps);
+            return Ok(RunOutcome::Steps { batches });
         }
-        let [loss, correct, count] = read_metrics(&self.metrics, &self.model).await?;
-        self.train_seconds += clock::now_seconds() - started;
+        let (loss, _) = self.epoch_metrics.means();
         check_finite(loss, self.epoch)?;
-        Ok(RunOutcome::Epoch(
-            self.finish_epoch(loss, correct, count).await?,
-        ))
+        let report = self.finish_epoch().await?;
+        Ok(RunOutcome::Epoch { report, batches })
     }
 
-    /// Metrics of the current epoch so far (reads back from the GPU).
-    pub async fn progress(&self) -> Result<StepReport> {
-        let [loss, correct, count] = read_metrics(&self.metrics, &self.model).await?;
-        Ok(StepReport {
+    /// Metrics of the current epoch so far, as of the last [`Session::run`] call.
+    pub fn progress(&self) -> StepReport {
+        let (loss, accuracy) = self.epoch_metrics.means();
+        StepReport {
             epoch: self.epoch,
             step: self.next_batch,
             steps: self.steps_per_epoch(),
-            loss: loss / count,
-            accuracy: correct / count,
-            examples_per_second: count / self.train_seconds.max(1e-9),
-        })
+            loss,
+            accuracy,
+            examples_per_second: self.epoch_metrics.count / self.train_seconds.max(1e-9),
+        }
     }
 
     fn start_epoch(&mut self) {
@@ -285,14 +306,32 @@ impl Session {
         if self.config.shuffle {
             self.order.shuffle(&mut self.rng);
         }
-        let gpu = self.model.gpu();
-        gpu.write(
-            self.metrics.buffer(),
-            self.metrics.byte_offset(),
-            &[0.0f32; 3],
-        );
+        self.epoch_metrics = MetricSums::default();
         self.epoch_started = clock::now_seconds();
         self.train_seconds = 0.0;
+    }
+
+    /// Reads back the rows of batches `range` of this epoch, adds them to the epoch's sums and
+    /// returns the batches' reports.
+    async fn read_batches(&mut self, range: Range<usize>) -> Result<Vec<BatchReport>> {
+        // A copy (unlike a kernel binding) takes any 4-byte-aligned offset, so the rows of
+        // `range` read back as one view.
+        let rows = self
+            .batch_metrics
+            .view(range.start * 3, &[range.len() * 3])
+            .to_vec(self.model.gpu())
+            .await?;
+        let mut reports = Vec::with_capacity(range.len());
+        for (row, batch) in rows.chunks_exact(3).zip(range) {
+            let sums = MetricSums {
+                loss: f64::from(row[0]),
+                correct: f64::from(row[1]),
+                count: f64::from(row[2]),
+            };
+            self.epoch_metrics.add(&sums);
+            reports.push(sums.batch_report(batch));
+        }
+        Ok(reports)
     }
 
     fn train_batch(&mut self, index: usize) {
@@ -300,29 +339,31 @@ impl Session {
         let batch = &self.order[index * size..((index + 1) * size).min(self.order.len())];
         let global_step = ((self.epoch - 1) * self.steps_per_epoch() + index) as u32;
         let seed = (self.config.seed as u32) ^ global_step.wrapping_mul(0x9e37_79b9);
+        let row = self.batch_metrics.view(index * 3, &[3]);
         train_step(
             &self.model,
             &mut self.optimizer,
             &self.train,
             batch,
-            [&self.step, &self.metrics],
+            [&self.step, &self.step_metrics, &row],
             seed,
             self.augment.as_ref(),
         );
     }
 
-    async fn finish_epoch(&mut self, loss: f64, correct: f64, count: f64) -> Result<EpochReport> {
+    async fn finish_epoch(&mut self) -> Result<EpochReport> {
         let val = match &self.validation {
             Some(v) => Some(evaluate(&self.model, v, self.config.batch_size).await?),
             None => None,
         };
+        let (loss, accuracy) = self.epoch_metrics.means();
         let report = EpochReport {
             epoch: self.epoch,
-            loss: loss / count,
-            accuracy: correct / count,
+            loss,
+            accuracy,
             val_loss: val.as_ref().map(|v| v.loss),
             val_accuracy: val.as_ref().map(|v| v.accuracy),
-            examples_per_second: count / self.train_seconds,
+            examples_per_second: self.epoch_metrics.count / self.train_seconds,
             seconds: clock::now_seconds() - self.epoch_started,
             buffers: self.model.gpu().buffer_stats(),
         };
@@ -341,20 +382,21 @@ pub async fn fit(session: &mut Session, mut callbacks: Callbacks<'_>) -> Result<
     };
     loop {
         match session.run(chunk).await? {
-            RunOutcome::Steps => (callbacks.on_progress)(&session.progress().await?),
-            RunOutcome::Epoch(report) => (callbacks.on_epoch)(&report),
+            RunOutcome::Steps { .. } => (callbacks.on_progress)(&session.progress()),
+            RunOutcome::Epoch { report, .. } => (callbacks.on_epoch)(&report),
             RunOutcome::Done => return Ok(session.reports().to_vec()),
         }
     }
 }
 
-/// Records and submits one training step on the examples `batch` of `data`.
+/// Records and submits one training step on the examples `batch` of `data`. The step's loss
+/// sum, correct count and example count accumulate in `metrics` `[3]` and are copied to `row`.
 fn train_step(
     model: &Model,
     optimizer: &mut Optimizer,
     data: &Dataset,
     batch: &[usize],
-    [step, metrics]: [&Tensor; 2],
+    [step, metrics, row]: [&Tensor; 3],
     seed: u32,
     augment: Option<&AugmentConfig>,
 ) {
@@ -362,6 +404,8 @@ fn train_step(
     let [lr, c1, c2] = optimizer.next_scalars();
     let scalars = [lr.to_bits(), c1.to_bits(), c2.to_bits(), seed];
     gpu.write(step.buffer(), step.byte_offset(), &scalars);
+    // Writes land before the commands of the next submit, so after the previous step's copy.
+    gpu.write(metrics.buffer(), metrics.byte_offset(), &[0.0f32; 3]);
 
     for (chunk_index, chunk) in batch.chunks(model.max_chunk()).enumerate() {
         let (x, labels) = upload_batch(model, data, chunk);
@@ -374,6 +418,7 @@ fn train_step(
         loss::accumulate_metrics(gpu, &out, &labels, metrics);
         model.backward(&saved, &out.dlogits, step, chunk_index > 0);
     }
+    gpu.copy(&metrics.binding(), &row.binding());
     optimizer.update(model, step);
     gpu.submit();
 }

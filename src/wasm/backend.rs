@@ -4,7 +4,7 @@
 
 use std::rc::Rc;
 
-use crate::cpu::{self, CpuModel, CpuSession};
+use crate::cpu::{self, CpuModel, CpuOptimizer, CpuSession};
 use crate::data::Dataset;
 use crate::gpu::{BufferStats, Gpu};
 use crate::io;
@@ -37,6 +37,14 @@ pub enum NetRef<'a> {
     Gpu(&'a Model),
     /// Parameters in wasm memory.
     Cpu(&'a CpuModel),
+}
+
+/// Optimizer state kept from a finished run, for the next run on the same model.
+pub enum OptimizerState {
+    /// Moments or velocity on the GPU.
+    Gpu(Optimizer),
+    /// Moments or velocity in wasm memory.
+    Cpu(CpuOptimizer),
 }
 
 /// A training run in progress.
@@ -99,25 +107,37 @@ impl Engine {
         }
     }
 
-    /// Starts training `net` on `data`. On error the model is dropped, so callers keep a copy.
+    /// Starts training `net` on `data`. The run goes on with `previous`, the optimizer state of
+    /// the previous run on `net`, when it has the same `optimizer` config, and starts fresh state
+    /// otherwise. On error the model is dropped, so callers keep a copy.
     pub fn start(
         &self,
         net: Net,
+        previous: Option<OptimizerState>,
         optimizer: &OptimizerConfig,
         data: &Dataset,
         config: &TrainConfig,
     ) -> Result<Run> {
         match net {
             Net::Gpu(model) => {
-                let optimizer = Optimizer::new(&model, optimizer.clone())?;
+                let previous = match previous {
+                    Some(OptimizerState::Gpu(state)) => Some(state),
+                    _ => None,
+                };
+                let optimizer = Optimizer::resume(previous, &model, optimizer.clone())?;
+                log_resumed(optimizer.steps());
                 Ok(Run::Gpu(Session::new(model, optimizer, data, config)?))
             }
-            Net::Cpu(model) => Ok(Run::Cpu(CpuSession::new(
-                model,
-                optimizer.clone(),
-                data,
-                config,
-            )?)),
+            Net::Cpu(model) => {
+                let previous = match previous {
+                    Some(OptimizerState::Cpu(state)) => Some(state),
+                    _ => None,
+                };
+                let optimizer = CpuOptimizer::resume(previous, &model, optimizer.clone())?;
+                log_resumed(optimizer.steps());
+                let session = CpuSession::with_optimizer(model, optimizer, data, config)?;
+                Ok(Run::Cpu(session))
+            }
         }
     }
 }
@@ -203,12 +223,11 @@ impl Run {
         }
     }
 
-    /// Metrics of the current epoch so far. On the GPU this reads back, so it also waits until
-    /// the queued steps have run.
-    pub async fn progress(&self) -> Result<StepReport> {
+    /// Metrics of the current epoch so far, as of the last [`Run::run`] call.
+    pub fn progress(&self) -> StepReport {
         match self {
-            Run::Gpu(session) => session.progress().await,
-            Run::Cpu(session) => Ok(session.progress()),
+            Run::Gpu(session) => session.progress(),
+            Run::Cpu(session) => session.progress(),
         }
     }
 
@@ -236,11 +255,24 @@ impl Run {
         }
     }
 
-    /// Ends the run and gives the model back (the optimizer state is dropped).
-    pub fn finish(self) -> Net {
+    /// Ends the run and gives the model back with its optimizer state, which the next
+    /// [`Engine::start`] on the model can go on with.
+    pub fn finish(self) -> (Net, OptimizerState) {
         match self {
-            Run::Gpu(session) => Net::Gpu(session.into_parts().0),
-            Run::Cpu(session) => Net::Cpu(session.into_model()),
+            Run::Gpu(session) => {
+                let (model, optimizer) = session.into_parts();
+                (Net::Gpu(model), OptimizerState::Gpu(optimizer))
+            }
+            Run::Cpu(session) => {
+                let (model, optimizer) = session.into_parts();
+                (Net::Cpu(model), OptimizerState::Cpu(optimizer))
+            }
         }
+    }
+}
+
+fn log_resumed(steps: u32) {
+    if steps > 0 {
+        log::info!("resuming the optimizer state after {steps} updates");
     }
 }

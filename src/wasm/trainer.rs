@@ -6,13 +6,13 @@
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 
-use super::backend::{Engine, Net, NetRef, Run};
+use super::backend::{Engine, Net, NetRef, OptimizerState, Run};
 use super::{from_js, inspect, js_error, layer_rows, split_digits, to_js};
 use crate::data::{DataSplit, Dataset};
 use crate::model::ModelConfig;
 use crate::ops::augment::AugmentConfig;
 use crate::optim::OptimizerConfig;
-use crate::train::{RunOutcome, TrainConfig};
+use crate::train::{BatchReport, RunOutcome, TrainConfig};
 use crate::Error;
 
 /// Examples per batch when evaluating or predicting (no gradients, so larger than training).
@@ -40,10 +40,16 @@ struct StartSettings {
 #[derive(Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 enum RunResult {
-    /// Steps ran; the metrics of the epoch so far.
-    Steps { progress: crate::train::StepReport },
-    /// An epoch ended; its report.
-    Epoch { report: crate::train::EpochReport },
+    /// Steps ran; the metrics of the epoch so far and of each batch the call ran.
+    Steps {
+        progress: crate::train::StepReport,
+        batches: Vec<BatchReport>,
+    },
+    /// An epoch ended; its report and the metrics of each batch the call ran.
+    Epoch {
+        report: crate::train::EpochReport,
+        batches: Vec<BatchReport>,
+    },
     /// Every epoch has run; the model is idle again.
     Done,
 }
@@ -59,7 +65,8 @@ struct TestResult {
 
 enum State {
     Empty,
-    Idle(Net),
+    /// A model not in training, with the optimizer state of its last run, if any.
+    Idle(Net, Option<OptimizerState>),
     Training(Run),
 }
 
@@ -178,7 +185,7 @@ impl Trainer {
             .engine
             .load(&bytes, "the reconfigured model")
             .map_err(js_error)?;
-        self.state = State::Idle(net);
+        self.state = State::Idle(net, None);
         Ok(())
     }
 
@@ -242,7 +249,7 @@ impl Trainer {
         let net = self.engine.build(config, 0).map_err(js_error)?;
         let mut run = self
             .engine
-            .start(net, &OptimizerConfig::default(), &sample, &settings)
+            .start(net, None, &OptimizerConfig::default(), &sample, &settings)
             .map_err(js_error)?;
         while !matches!(
             run.run(usize::MAX).await.map_err(js_error)?,
@@ -256,8 +263,10 @@ impl Trainer {
     }
 
     /// Starts a training run with `{model, optimizer, train}`. A `model` config builds a new
-    /// model; `model: null` continues training the current one (with fresh optimizer state).
-    /// Returns `{steps_per_epoch, summary}`.
+    /// model; `model: null` continues training the current one. With the same `optimizer`
+    /// config the continued run goes on with the optimizer state (moments and update count) of
+    /// the last run, as Keras does across `fit` calls. A changed config, `setConfig` or `load`
+    /// starts fresh state. Returns `{steps_per_epoch, summary, config}`.
     pub async fn start(&mut self, settings: JsValue) -> Result<JsValue, JsError> {
         let settings: StartSettings = from_js(&settings, "training settings")?;
         settings.train.validate().map_err(js_error)?;
@@ -280,29 +289,31 @@ impl Trainer {
                     .build(config, settings.train.seed)
                     .map_err(js_error)?;
                 self.engine
-                    .start(net, &settings.optimizer, data, &settings.train)
+                    .start(net, None, &settings.optimizer, data, &settings.train)
                     .map_err(js_error)?
             }
             None => {
-                let State::Idle(net) = std::mem::replace(&mut self.state, State::Empty) else {
+                let State::Idle(net, optimizer) = std::mem::replace(&mut self.state, State::Empty)
+                else {
                     return Err(js_error("there is no model to continue; train or load one"));
                 };
                 // `Engine::start` consumes the model even when it fails, so keep a copy.
                 let backup = match net.as_ref().to_bytes().await {
                     Ok(bytes) => bytes,
                     Err(e) => {
-                        self.state = State::Idle(net);
+                        self.state = State::Idle(net, optimizer);
                         return Err(js_error(e));
                     }
                 };
                 match self
                     .engine
-                    .start(net, &settings.optimizer, data, &settings.train)
+                    .start(net, optimizer, &settings.optimizer, data, &settings.train)
                 {
                     Ok(run) => run,
                     Err(e) => {
+                        // NOTE: the copy contains the weights only, so the optimizer state is lost.
                         let restored = self.engine.load(&backup, "the model before training");
-                        self.state = State::Idle(restored.map_err(js_error)?);
+                        self.state = State::Idle(restored.map_err(js_error)?, None);
                         return Err(js_error(e));
                     }
                 }
@@ -324,8 +335,10 @@ impl Trainer {
     }
 
     /// Runs up to `steps` training steps and waits for them to finish. Returns
-    /// `{kind: "steps", progress}`, `{kind: "epoch", report}` or `{kind: "done"}`; after `done`
-    /// (or an error such as a diverged loss) the model is idle and kept.
+    /// `{kind: "steps", progress, batches}`, `{kind: "epoch", report, batches}` or
+    /// `{kind: "done"}`, where `batches` lists `{batch, loss, accuracy}` of each step the call
+    /// ran (`batch` counts from 0 in its epoch). After `done` (or an error such as a diverged
+    /// loss) the model is idle and kept.
     pub async fn run(&mut self, steps: u32) -> Result<JsValue, JsError> {
         let State::Training(run) = &mut self.state else {
             return Err(js_error(
@@ -333,11 +346,11 @@ impl Trainer {
             ));
         };
         let outcome = match run.run(steps as usize).await {
-            Ok(RunOutcome::Steps) => run
-                .progress()
-                .await
-                .map(|p| RunResult::Steps { progress: p }),
-            Ok(RunOutcome::Epoch(report)) => Ok(RunResult::Epoch { report }),
+            Ok(RunOutcome::Steps { batches }) => Ok(RunResult::Steps {
+                progress: run.progress(),
+                batches,
+            }),
+            Ok(RunOutcome::Epoch { report, batches }) => Ok(RunResult::Epoch { report, batches }),
             Ok(RunOutcome::Done) => Ok(RunResult::Done),
             Err(e) => Err(e),
         };
@@ -350,11 +363,12 @@ impl Trainer {
         to_js(&outcome.map_err(js_error)?)
     }
 
-    /// Ends the training run, keeping the model as trained so far.
+    /// Ends the training run, keeping the model as trained so far and its optimizer state.
     pub fn stop(&mut self) {
         if let State::Training(run) = std::mem::replace(&mut self.state, State::Empty) {
             log::info!("training stopped after {} epochs", run.reports().len());
-            self.state = State::Idle(run.finish());
+            let (net, optimizer) = run.finish();
+            self.state = State::Idle(net, Some(optimizer));
         }
     }
 
@@ -442,7 +456,7 @@ impl Trainer {
             "config": net.as_ref().config(),
         });
         log::info!("loaded model {name}");
-        self.state = State::Idle(net);
+        self.state = State::Idle(net, None);
         to_js(&result)
     }
 
@@ -494,7 +508,7 @@ impl Trainer {
     fn net(&self) -> Result<NetRef<'_>, JsError> {
         match &self.state {
             State::Empty => Err(js_error("there is no model yet; train or load one")),
-            State::Idle(net) => Ok(net.as_ref()),
+            State::Idle(net, _) => Ok(net.as_ref()),
             State::Training(run) => Ok(run.net()),
         }
     }

@@ -1,7 +1,8 @@
 // The npm package (js/) in headless Chromium, loaded unbundled from a static server: the Keras
 // MNIST CNN written with the JS API trains on the embedded digits on the CPU path; freezing,
-// IndexedDB and Blob round trips, and the import of Keras models saved by TensorFlow.js
-// (written by tfjs 4.22.0 in Node) with damaged copies.
+// IndexedDB and Blob round trips, per-batch callbacks and the optimizer state kept across fit
+// calls, and the import of Keras models saved by TensorFlow.js (written by tfjs 4.22.0 in Node)
+// with damaged copies.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -30,6 +31,21 @@ function safetensors(bytes) {
     return view.subarray(start + from, start + to);
   };
   return { header, tensor };
+}
+
+// Opens the blank test page in a browser with or without WebGPU, closed after the test `t`.
+// Returns the page and the list its console errors go to.
+async function openBlankPage(t, { webgpu }) {
+  const server = await serveStatic();
+  const browser = await launchBrowser({ webgpu });
+  t.after(async () => {
+    await browser.close();
+    await server.close();
+  });
+  const page = await browser.newPage();
+  const errors = watchConsole(page);
+  await page.goto(`${server.url}/tests/browser/pages/blank.html`);
+  return { page, errors };
 }
 
 test('Keras MNIST CNN trains through the JS API', { timeout: 15 * 60_000 }, async (t) => {
@@ -119,16 +135,82 @@ test('Keras MNIST CNN trains through the JS API', { timeout: 15 * 60_000 }, asyn
   assert.deepEqual(errors, []);
 });
 
-test('the JS API trains on WebGPU', { timeout: 5 * 60_000 }, async (t) => {
-  const server = await serveStatic();
-  const browser = await launchBrowser({ webgpu: true });
-  t.after(async () => {
-    await browser.close();
-    await server.close();
+test('fit reports batches and keeps optimizer state', { timeout: 5 * 60_000 }, async (t) => {
+  const { page, errors } = await openBlankPage(t, { webgpu: false });
+  const result = await page.evaluate(async () => {
+    const webcnn = await import('/js/src/index.js');
+    const digits = await webcnn.datasets.loadIdx('/data/mnist-10k-images-idx3-ubyte.gz', '/data/mnist-10k-labels-idx1-ubyte.gz');
+    const order = webcnn.datasets.shuffledIndices(digits.y.data.length, 5);
+    const train = webcnn.datasets.take(digits, order.slice(0, 200));
+    const optimizer = { type: 'adam', learningRate: 0.01 };
+    const build = () => {
+      const model = webcnn.sequential([
+        webcnn.layers.conv2d(4, { kernelSize: 3, activation: 'relu', inputShape: [28, 28, 1] }),
+        webcnn.layers.maxPooling2d(2),
+        webcnn.layers.flatten(),
+        webcnn.layers.dense(10, { activation: 'softmax' }),
+      ]);
+      model.compile({ loss: 'sparseCategoricalCrossentropy', optimizer });
+      return model;
+    };
+    // The same batches in every epoch and no dropout, so 2 + 1 epochs equal 3 epochs exactly
+    // when the second fit goes on with the optimizer state.
+    const fit = (model, epochs, onBatchEnd) => model.fit(train.x, train.y, {
+      epochs, batchSize: 32, shuffle: false, seed: 3, callbacks: { onBatchEnd },
+    });
+    const batches = [];
+    const record = (batch, logs) => batches.push({ batch, ...logs });
+    const continued = build();
+    const history = await fit(continued, 2, record);
+    const first = batches.splice(0);
+    await fit(continued, 1, record);
+    const second = batches.splice(0);
+    const whole = build();
+    await fit(whole, 3);
+    // compile() makes a new optimizer, as in Keras.
+    const recompiled = build();
+    await fit(recompiled, 2);
+    recompiled.compile({ loss: 'sparseCategoricalCrossentropy', optimizer });
+    await fit(recompiled, 1);
+    const bytes = async (model) => Array.from(await model.toBytes());
+    return {
+      first,
+      second,
+      loss: history.history.loss,
+      continued: await bytes(continued),
+      whole: await bytes(whole),
+      recompiled: await bytes(recompiled),
+    };
   });
-  const page = await browser.newPage();
-  const errors = watchConsole(page);
-  await page.goto(`${server.url}/tests/browser/pages/blank.html`);
+
+  // 200 examples in batches of 32: 7 steps per epoch, the last of 8 examples.
+  const steps = [0, 1, 2, 3, 4, 5, 6];
+  assert.deepEqual(result.first.map((b) => b.batch), [...steps, ...steps]);
+  assert.deepEqual(result.second.map((b) => b.batch), steps);
+  for (const { batch, loss, accuracy } of [...result.first, ...result.second]) {
+    assert.ok(Number.isFinite(loss), `batch ${batch}: loss ${loss}`);
+    assert.ok(loss > 0, `batch ${batch}: loss ${loss}`);
+    assert.ok(accuracy >= 0, `batch ${batch}: accuracy ${accuracy}`);
+    assert.ok(accuracy <= 1, `batch ${batch}: accuracy ${accuracy}`);
+  }
+  const sizes = [32, 32, 32, 32, 32, 32, 8];
+  const epochLoss = result.first.slice(7).reduce((sum, b, i) => sum + b.loss * sizes[i], 0) / 200;
+  assert.ok(Math.abs(epochLoss - result.loss[1]) < 1e-9, `batches give ${epochLoss}, epoch 2 ${result.loss[1]}`);
+  assert.ok(result.second[0].loss < result.first[0].loss, 'the second fit started from the initial loss');
+
+  const continued = safetensors(result.continued).tensor;
+  const whole = safetensors(result.whole).tensor;
+  const recompiled = safetensors(result.recompiled).tensor;
+  const names = ['layers.0.kernel', 'layers.0.bias', 'layers.3.kernel', 'layers.3.bias'];
+  for (const name of names) {
+    assert.ok(continued(name).equals(whole(name)), `${name}: 2 + 1 epochs differ from 3 epochs`);
+  }
+  assert.ok(names.some((name) => !recompiled(name).equals(whole(name))), 'compile() kept the optimizer state');
+  assert.deepEqual(errors, []);
+});
+
+test('the JS API trains on WebGPU', { timeout: 5 * 60_000 }, async (t) => {
+  const { page, errors } = await openBlankPage(t, { webgpu: true });
   // SwiftShader trains about 30 examples/s, so this run is short: it checks the path, not
   // the accuracy.
   const result = await page.evaluate(async () => {
@@ -144,12 +226,20 @@ test('the JS API trains on WebGPU', { timeout: 5 * 60_000 }, async (t) => {
       webcnn.layers.dense(10, { activation: 'softmax' }),
     ]);
     model.compile({ loss: 'sparseCategoricalCrossentropy', optimizer: { type: 'adam', learningRate: 0.003 } });
-    const history = await model.fit(train.x, train.y, { epochs: 2, batchSize: 32 });
+    const batches = [];
+    const onBatchEnd = (batch, logs) => batches.push({ batch, ...logs });
+    const history = await model.fit(train.x, train.y, { epochs: 2, batchSize: 32, callbacks: { onBatchEnd } });
     const score = await model.evaluate(test.x, test.y);
-    return { backend: (await model.backend()).backend, loss: history.history.loss, score };
+    return { backend: (await model.backend()).backend, loss: history.history.loss, batches, score };
   });
   assert.equal(result.backend, 'webgpu');
   assert.equal(result.loss.length, 2);
+  // 320 examples in batches of 32: 10 steps per epoch.
+  const steps = [...Array(10).keys()];
+  assert.deepEqual(result.batches.map((b) => b.batch), [...steps, ...steps]);
+  const losses = result.batches.map((b) => b.loss);
+  assert.ok(losses.every(Number.isFinite), `batch losses ${losses}`);
+  assert.ok(losses.every((loss) => loss > 0), `batch losses ${losses}`);
   assert.ok(result.loss[1] < result.loss[0], `loss ${result.loss}`);
   assert.ok(result.score.accuracy > 0.5, `test accuracy ${result.score.accuracy}`);
   assert.deepEqual(errors, []);
