@@ -192,7 +192,7 @@ impl Trainer {
     /// Rebuilds the current model as `config`, keeping every weight whose name and shape stay
     /// the same and drawing the others from `seed`: for example a last layer with one more
     /// unit for a new class, to fine-tune the rest. Raises, keeping the model, when the config
-    /// is invalid. Returns the names of the weights drawn anew.
+    /// is invalid. The optimizer state starts fresh. Returns the names of the weights drawn anew.
     pub async fn rebuild(&mut self, config: JsValue, seed: u32) -> Result<JsValue, JsError> {
         let config: ModelConfig = from_js(&config, "model config")?;
         if matches!(self.state, State::Training(_)) {
@@ -216,7 +216,7 @@ impl Trainer {
             .engine
             .load(&bytes, "the rebuilt model")
             .map_err(js_error)?;
-        self.state = State::Idle(net);
+        self.state = State::Idle(net, None);
         to_js(&drawn)
     }
 

@@ -84,11 +84,10 @@ export class Enrolment {
     }
     const done = burst.total - burst.remaining;
     this.setStatus('capturing', `Capturing ${burst.person}: ${done} of ${burst.total} crops.`);
-    if (burst.remaining === 0) {
-      this.finish();
-      this.setStatus('done', `Enrolled ${burst.total} crops of ${burst.person}.`);
-    }
+    if (burst.remaining === 0) this.finish();
     await this.load();
+    // Set after the last thumbnail is drawn, so the status and the thumbnails agree.
+    if (burst.remaining === 0) this.setStatus('done', `Enrolled ${burst.total} crops of ${burst.person}.`);
   }
 
   /** Downloads every stored crop and the trained recogniser as one file (`faces.json`). */
