@@ -216,7 +216,7 @@ impl Trainer {
             .engine
             .load(&bytes, "the rebuilt model")
             .map_err(js_error)?;
-        self.state = State::Idle(net);
+        self.state = State::Idle(net, None);
         to_js(&drawn)
     }
 
