@@ -10,7 +10,11 @@ export class WebcnnTrainer extends HTMLElement {
   train(): Promise<void>;
 }
 
-/** <webcnn-classifier>: classifies a drawing or webcam frames; fires load, prediction, error. */
+/**
+ * <webcnn-classifier>: classifies a drawing or webcam frames; fires load, prediction, error.
+ * The draw pad resamples the drawing to the model's input height and width, with the grey value
+ * in every channel, and fires error for a model whose input is not [height, width, 1 or 3].
+ */
 export class WebcnnClassifier extends HTMLElement {
   /** The model that classifies; set it to use a Sequential instead of the src attribute. */
   model: Sequential | null;

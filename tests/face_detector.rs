@@ -244,6 +244,31 @@ fn truncated_weights_are_rejected() {
 }
 
 #[test]
+fn missing_shard_and_bad_storage_are_rejected() {
+    let dir = face_api_models();
+    let manifest = std::fs::read_to_string(dir.join(convert::MANIFEST)).unwrap();
+    let error = convert::convert(&manifest, &[], 416, "manifest").unwrap_err();
+    let message = error.to_string();
+    assert!(
+        message.contains("tiny_face_detector_model.bin"),
+        "{message}"
+    );
+    assert!(message.contains("0 were given"), "{message}");
+
+    let shard = std::fs::read(dir.join("tiny_face_detector_model.bin")).unwrap();
+    let mut groups: serde_json::Value = serde_json::from_str(&manifest).unwrap();
+    groups[0]["weights"][0]["dtype"] = "int32".into();
+    let error = convert::convert(&groups.to_string(), &[shard], 416, "manifest").unwrap_err();
+    let message = error.to_string();
+    assert!(message.contains("\"conv0/filters\""), "{message}");
+    assert!(message.contains("dtype \"int32\""), "{message}");
+
+    let error = convert::convert("{}", &[], 416, "manifest").unwrap_err();
+    let message = error.to_string();
+    assert!(message.contains("not a tfjs weights manifest"), "{message}");
+}
+
+#[test]
 fn longer_weights_are_rejected() {
     let dir = face_api_models();
     let manifest = std::fs::read_to_string(dir.join(convert::MANIFEST)).unwrap();

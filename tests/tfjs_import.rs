@@ -300,7 +300,12 @@ fn truncated_and_missing_shards_are_named() {
     let error = import_error(&path);
     assert_mentions(
         &error,
-        &["group2-shard1of1.bin", "truncated", "64196 bytes"],
+        &[
+            "group2-shard1of1.bin",
+            "truncated",
+            "64196 bytes",
+            "is cut off",
+        ],
     );
 
     let path = damaged("missing-shard", "mnist-cnn", |_, dir| {

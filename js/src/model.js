@@ -116,8 +116,9 @@ export class Sequential {
     this.compiledSinceFit = true;
   }
 
-  /** Returns per-layer rows {kind, output_shape, params, trainable} and prints a table like
-   * Keras's summary() through `print` (console.log by default; null prints nothing). */
+  /** Prints a table like Keras's summary() (layer, output shape and parameter count per layer,
+   * then the totals) through `print`, console.log by default or nothing for null. Returns the
+   * table's text. */
   async summary(print = console.log) {
     const config = this.toConfig();
     const rows = await this.request('describe', { config });

@@ -24,8 +24,13 @@ export async function kerasMnist(pixels: Float32Array, labels: Uint8Array): Prom
     batchSize: 32,
     epochs: 2,
     validationSplit: 0.1,
-    callbacks: { onEpochEnd: (epoch: number, logs: webcnn.Logs) => console.log(epoch, logs.val_accuracy) },
+    callbacks: {
+      onBatchEnd: (batch: number, logs: webcnn.Logs) => console.log(batch, logs.loss, logs.accuracy),
+      onEpochEnd: (epoch: number, logs: webcnn.Logs) => console.log(epoch, logs.val_accuracy),
+    },
   });
+  // A second fit goes on from the first one's weights and optimizer state.
+  await model.fit(x, webcnn.toCategorical(labels, 10), { epochs: 1 });
   model.layers[0].trainable = false;
   const output: webcnn.Tensor = await model.predict(x);
   await model.save('indexeddb://mnist');

@@ -2,43 +2,16 @@
 //! shards) into a webcnn model: dequantises the tensors, maps them onto the layers of
 //! [`super::detector_config`] and folds face-api's input normalisation into the first conv.
 
-use serde::Deserialize;
+use serde_json::Value;
 
 use super::{detector_config, MEAN_RGB, STEM_FILTERS};
+use crate::io::tfjs::{Tensor, WeightsManifest};
 use crate::io::Weights;
 use crate::model::ModelConfig;
 use crate::{Error, Result};
 
 /// File name of the weights manifest in face-api's `model/` folder.
 pub const MANIFEST: &str = "tiny_face_detector_model-weights_manifest.json";
-
-/// One group of a tfjs weights manifest: shards that, concatenated, contain `weights` back to
-/// back.
-#[derive(Deserialize)]
-struct Group {
-    paths: Vec<String>,
-    weights: Vec<Spec>,
-}
-
-/// One tensor of a manifest group.
-#[derive(Deserialize)]
-struct Spec {
-    name: String,
-    shape: Vec<usize>,
-    dtype: String,
-    quantization: Option<Quantization>,
-}
-
-/// Storage of a quantised tensor: `value = min + scale * stored`.
-#[derive(Deserialize)]
-struct Quantization {
-    dtype: String,
-    scale: Option<f32>,
-    min: Option<f32>,
-}
-
-/// A dequantised tensor of the manifest: name, shape and values.
-type Tensor = (String, Vec<usize>, Vec<f32>);
 
 /// Converts the manifest text and the shard contents (in the order of their manifest paths,
 /// group after group) into the detector's config and weights for `input_size`. `source` names
@@ -49,143 +22,75 @@ pub fn convert(
     input_size: usize,
     source: &str,
 ) -> Result<(ModelConfig, Weights)> {
-    let bad = |message: String| Error::ModelFile {
-        path: source.to_string(),
-        message,
-    };
-    let groups: Vec<Group> = serde_json::from_str(manifest)
-        .map_err(|e| bad(format!("not a tfjs weights manifest ({e})")))?;
-    let mut tensors = Vec::new();
-    let mut shard_index = 0;
-    for group in &groups {
-        let end = shard_index + group.paths.len();
-        let parts = shards.get(shard_index..end).ok_or_else(|| {
-            bad(format!(
-                "the manifest lists {end} or more shard files, but {} were given",
-                shards.len()
-            ))
-        })?;
-        tensors.extend(read_group(group, &parts.concat()).map_err(bad)?);
-        shard_index = end;
-    }
+    let manifest = parse_manifest(manifest.as_bytes(), source)?;
+    let views: Vec<&[u8]> = shards.iter().map(Vec::as_slice).collect();
+    convert_tensors(&manifest, &views, input_size, source)
+}
+
+/// Reads the manifest's tensors from `shards` and maps them onto the detector's layers.
+fn convert_tensors(
+    manifest: &WeightsManifest,
+    shards: &[&[u8]],
+    input_size: usize,
+    source: &str,
+) -> Result<(ModelConfig, Weights)> {
+    let bad = |message: String| model_error(source, message);
+    let tensors = manifest.read(shards).map_err(bad)?;
     let config = detector_config(input_size)?;
     let weights = map_weights(tensors).map_err(bad)?;
     Ok((config, weights))
 }
 
+/// Parses face-api's weights manifest, a bare list of tfjs weight groups. `source` names it in
+/// errors.
+fn parse_manifest(text: &[u8], source: &str) -> Result<WeightsManifest> {
+    let groups: Vec<Value> = serde_json::from_slice(text)
+        .map_err(|e| model_error(source, format!("not a tfjs weights manifest ({e})")))?;
+    WeightsManifest::from_groups(&groups).map_err(|e| model_error(source, e))
+}
+
+fn model_error(source: &str, message: String) -> Error {
+    Error::ModelFile {
+        path: source.to_string(),
+        message,
+    }
+}
+
+/// Reads and parses the manifest in `dir`. Returns its path and the parsed manifest.
+#[cfg(not(target_arch = "wasm32"))]
+fn read_manifest(dir: &std::path::Path) -> Result<(std::path::PathBuf, WeightsManifest)> {
+    let path = dir.join(MANIFEST);
+    let manifest = parse_manifest(&read_file(&path)?, &path.display().to_string())?;
+    Ok((path, manifest))
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn read_file(path: &std::path::Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|source| Error::Io {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
 /// Lists the files [`convert_dir`] reads in `dir`: the manifest and the shards it names.
 #[cfg(not(target_arch = "wasm32"))]
 pub fn input_files(dir: &std::path::Path) -> Result<Vec<std::path::PathBuf>> {
-    let manifest_path = dir.join(MANIFEST);
-    let manifest = std::fs::read(&manifest_path).map_err(|source| Error::Io {
-        path: manifest_path.display().to_string(),
-        source,
-    })?;
-    let groups: Vec<Group> = serde_json::from_slice(&manifest).map_err(|e| Error::ModelFile {
-        path: manifest_path.display().to_string(),
-        message: format!("not a tfjs weights manifest ({e})"),
-    })?;
-    let shards = groups
-        .iter()
-        .flat_map(|g| &g.paths)
-        .map(|path| dir.join(path));
-    Ok(std::iter::once(manifest_path.clone())
-        .chain(shards)
-        .collect())
+    let (path, manifest) = read_manifest(dir)?;
+    let shards = manifest.paths.iter().map(|shard| dir.join(shard));
+    Ok(std::iter::once(path).chain(shards).collect())
 }
 
 /// Reads face-api's `model/` folder (the manifest and the shards it names) and converts it.
 #[cfg(not(target_arch = "wasm32"))]
 pub fn convert_dir(dir: &std::path::Path, input_size: usize) -> Result<(ModelConfig, Weights)> {
-    let read = |path: std::path::PathBuf| {
-        std::fs::read(&path).map_err(|source| Error::Io {
-            path: path.display().to_string(),
-            source,
-        })
-    };
-    let manifest_path = dir.join(MANIFEST);
-    let manifest = String::from_utf8_lossy(&read(manifest_path.clone())?).into_owned();
-    let groups: Vec<Group> = serde_json::from_str(&manifest).map_err(|e| Error::ModelFile {
-        path: manifest_path.display().to_string(),
-        message: format!("not a tfjs weights manifest ({e})"),
-    })?;
-    let mut shards = Vec::new();
-    for path in groups.iter().flat_map(|g| &g.paths) {
-        shards.push(read(dir.join(path))?);
-    }
-    convert(
-        &manifest,
-        &shards,
-        input_size,
-        &manifest_path.display().to_string(),
-    )
-}
-
-/// Dequantises every tensor of one group from its concatenated shards.
-// NOTE: io::tfjs reads the same weights-manifest format (with more storage types); this reader
-// should become a caller of it.
-fn read_group(group: &Group, bytes: &[u8]) -> std::result::Result<Vec<Tensor>, String> {
-    let mut offset = 0;
-    let mut tensors = Vec::with_capacity(group.weights.len());
-    for spec in &group.weights {
-        let count: usize = spec.shape.iter().product();
-        let (width, decode) = storage(spec)?;
-        let end = offset + count * width;
-        let data = bytes.get(offset..end).ok_or_else(|| {
-            format!(
-                "tensor {:?} needs bytes {offset}..{end} of its shards, which contain {} bytes; the \
-                 weights file is truncated",
-                spec.name,
-                bytes.len()
-            )
-        })?;
-        let values: Vec<f32> = data.chunks_exact(width).map(decode).collect();
-        tensors.push((spec.name.clone(), spec.shape.clone(), values));
-        offset = end;
-    }
-    if offset != bytes.len() {
-        return Err(format!(
-            "the shards hold {} bytes, but the manifest's tensors use {offset}; the weights file is \
-             longer than the manifest describes or belongs to another model",
-            bytes.len()
-        ));
-    }
-    Ok(tensors)
-}
-
-type Decode = Box<dyn Fn(&[u8]) -> f32>;
-
-/// Bytes per stored value of `spec` and the function that turns them into an f32.
-fn storage(spec: &Spec) -> std::result::Result<(usize, Decode), String> {
-    if spec.dtype != "float32" {
-        return Err(format!(
-            "tensor {:?} has dtype {:?}; the face detector's tensors are float32",
-            spec.name, spec.dtype
-        ));
-    }
-    let Some(q) = &spec.quantization else {
-        return Ok((
-            4,
-            Box::new(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
-        ));
-    };
-    let (Some(scale), Some(min)) = (q.scale, q.min) else {
-        return Err(format!(
-            "tensor {:?} is quantised as {:?} without both min and scale",
-            spec.name, q.dtype
-        ));
-    };
-    match q.dtype.as_str() {
-        "uint8" => Ok((1, Box::new(move |b| min + scale * f32::from(b[0])))),
-        "uint16" => Ok((
-            2,
-            Box::new(move |b| min + scale * f32::from(u16::from_le_bytes([b[0], b[1]]))),
-        )),
-        other => Err(format!(
-            "tensor {:?} is quantised as {other:?}; the converter reads uint8 and uint16",
-            spec.name
-        )),
-    }
+    let (path, manifest) = read_manifest(dir)?;
+    let shards = manifest
+        .paths
+        .iter()
+        .map(|shard| read_file(&dir.join(shard)))
+        .collect::<Result<Vec<_>>>()?;
+    let views: Vec<&[u8]> = shards.iter().map(Vec::as_slice).collect();
+    convert_tensors(&manifest, &views, input_size, &path.display().to_string())
 }
 
 /// Takes tensor `name` out of `tensors`, checking its shape.
@@ -196,15 +101,16 @@ fn take(
 ) -> std::result::Result<Vec<f32>, String> {
     let index = tensors
         .iter()
-        .position(|(n, _, _)| n == name)
+        .position(|tensor| tensor.name == name)
         .ok_or_else(|| format!("tensor {name:?} is missing; is this the tiny face detector?"))?;
-    let (_, found, values) = tensors.remove(index);
-    if found != shape {
+    let tensor = tensors.remove(index);
+    if tensor.shape != shape {
         return Err(format!(
-            "tensor {name:?} has shape {found:?}, the tiny face detector needs {shape:?}"
+            "tensor {name:?} has shape {:?}, the tiny face detector needs {shape:?}",
+            tensor.shape
         ));
     }
-    Ok(values)
+    Ok(tensor.values)
 }
 
 /// Maps face-api's tensors onto the layers of [`detector_config`], in layer order.
@@ -262,10 +168,11 @@ fn map_weights(mut tensors: Vec<Tensor>) -> std::result::Result<Weights, String>
         take(&mut tensors, "conv8/bias", &[head])?,
     );
 
-    if let Some((name, _, _)) = tensors.first() {
+    if let Some(tensor) = tensors.first() {
         return Err(format!(
-            "tensor {name:?} is not part of the tiny face detector (batch-normalised Tiny YOLOv2 \
-             variants are not supported)"
+            "tensor {:?} is not part of the tiny face detector (batch-normalised Tiny YOLOv2 \
+             variants are not supported)",
+            tensor.name
         ));
     }
     Ok(weights)

@@ -7,8 +7,11 @@
 //! Import is all or nothing: an unsupported layer or option, a missing or mis-shaped tensor,
 //! or a shard with fewer bytes than the manifest describes returns an error naming it.
 
-use serde::Deserialize;
+mod manifest;
+
 use serde_json::Value;
+
+pub use manifest::{Tensor, WeightsManifest};
 
 use super::Weights;
 use crate::layers::{Conv2dConfig, DenseConfig, Initializer, LayerConfig, PoolConfig};
@@ -33,40 +36,11 @@ pub const SUPPORTED_LAYERS: [&str; 8] = [
 pub struct TfjsModel {
     /// The model, in webcnn's terms.
     pub config: ModelConfig,
-    /// Weight shard files named by the manifest, relative to `model.json`, in reading order.
-    pub paths: Vec<String>,
-    groups: Vec<Group>,
+    /// The `weightsManifest`: the weight shard files, relative to `model.json`, and their
+    /// tensors.
+    pub manifest: WeightsManifest,
     params: Vec<Param>,
     source: String,
-}
-
-/// One `weightsManifest` entry: shards that, concatenated, hold `specs` back to back.
-#[derive(Debug)]
-struct Group {
-    /// Indices into [`TfjsModel::paths`].
-    shards: std::ops::Range<usize>,
-    specs: Vec<WeightSpec>,
-}
-
-/// A tensor of the manifest.
-#[derive(Debug, Deserialize)]
-struct WeightSpec {
-    name: String,
-    shape: Vec<usize>,
-    dtype: String,
-    #[serde(default)]
-    quantization: Option<Quantization>,
-}
-
-/// Storage of a quantised tensor: `value = min + scale * stored` for `uint8` and `uint16`, or
-/// half floats for `float16`.
-#[derive(Debug, Deserialize)]
-struct Quantization {
-    dtype: String,
-    #[serde(default)]
-    min: Option<f32>,
-    #[serde(default)]
-    scale: Option<f32>,
 }
 
 /// A webcnn parameter and the Keras tensor it comes from.
@@ -120,11 +94,10 @@ impl TfjsModel {
         let topology = topology.get("model_config").unwrap_or(topology);
         let layers = sequential_layers(topology).map_err(bad)?;
         let (config, params) = convert(&layers).map_err(bad)?;
-        let (paths, groups) = manifest(&root).map_err(bad)?;
+        let manifest = weights_manifest(&root).map_err(bad)?;
         let model = TfjsModel {
             config,
-            paths,
-            groups,
+            manifest,
             params,
             source: source.to_string(),
         };
@@ -132,32 +105,20 @@ impl TfjsModel {
         Ok(model)
     }
 
-    /// Reads every parameter from the shards, given in the order of [`TfjsModel::paths`].
+    /// Reads every parameter from the shards, given in the order of the manifest's paths.
     pub fn weights(&self, shards: &[&[u8]]) -> Result<Weights> {
-        if shards.len() != self.paths.len() {
-            return Err(self.error(format!(
-                "the manifest names {} weight files ({}), but {} were given",
-                self.paths.len(),
-                self.paths.join(", "),
-                shards.len()
-            )));
-        }
-        let mut tensors: Vec<(&str, Vec<f32>)> = Vec::new();
-        for group in &self.groups {
-            let bytes: Vec<u8> = shards[group.shards.clone()].concat();
-            tensors.extend(self.read_group(group, &bytes)?);
-        }
+        let tensors = self.manifest.read(shards).map_err(|e| self.error(e))?;
         self.params
             .iter()
             .map(|param| {
                 let values = match &param.keras {
                     None => vec![0.0; param.shape.iter().product()],
                     Some(keras) => {
-                        let (_, values) = tensors
+                        let tensor = tensors
                             .iter()
-                            .find(|(name, _)| same_tensor(name, keras))
+                            .find(|tensor| same_tensor(&tensor.name, keras))
                             .expect("the manifest was checked");
-                        values.clone()
+                        tensor.values.clone()
                     }
                 };
                 Ok((param.name.clone(), param.shape.clone(), values))
@@ -165,81 +126,42 @@ impl TfjsModel {
             .collect()
     }
 
-    /// Checks that every parameter has a tensor of its shape and storage type in the
-    /// manifest, and that the manifest contains no other tensor.
+    /// Checks that every parameter has a tensor of its shape in the manifest, and that the
+    /// manifest contains no other tensor.
     fn check_manifest(&self) -> Result<()> {
-        let specs: Vec<&WeightSpec> = self.groups.iter().flat_map(|g| &g.specs).collect();
-        for spec in &specs {
-            storage_size(spec).map_err(|e| self.error(e))?;
+        for (name, _) in self.manifest.tensors() {
             let used = self
                 .params
                 .iter()
                 .filter_map(|p| p.keras.as_deref())
-                .any(|keras| same_tensor(&spec.name, keras));
+                .any(|keras| same_tensor(name, keras));
             if !used {
                 return Err(self.error(format!(
-                    "the manifest's tensor {:?} belongs to no layer of the model; the weights \
+                    "the manifest's tensor {name:?} belongs to no layer of the model; the weights \
                      come from another model",
-                    spec.name
                 )));
             }
         }
         for param in &self.params {
             let Some(keras) = &param.keras else { continue };
-            let spec = specs
-                .iter()
-                .find(|s| same_tensor(&s.name, keras))
+            let (_, shape) = self
+                .manifest
+                .tensors()
+                .find(|(name, _)| same_tensor(name, keras))
                 .ok_or_else(|| {
                     self.error(format!(
                         "tensor {keras:?} of {} is missing from the weights manifest",
                         param.layer
                     ))
                 })?;
-            if spec.shape != param.shape {
+            if shape != param.shape {
                 return Err(self.error(format!(
-                    "tensor {keras:?} has shape {:?} in the weights manifest, but {} needs {:?}",
-                    spec.shape, param.layer, param.shape
+                    "tensor {keras:?} has shape {shape:?} in the weights manifest, but {} needs {:?}",
+                    param.layer, param.shape
                 )));
             }
         }
         Ok(())
-    }
-
-    /// Decodes the tensors of one group from its concatenated shards.
-    fn read_group<'a>(&self, group: &'a Group, bytes: &[u8]) -> Result<Vec<(&'a str, Vec<f32>)>> {
-        let files = self.paths[group.shards.clone()].join(", ");
-        let needed: usize = group
-            .specs
-            .iter()
-            .map(|s| storage_size(s).expect("checked"))
-            .sum();
-        if bytes.len() != needed {
-            let what = if bytes.len() < needed {
-                "truncated"
-            } else {
-                "longer than the manifest describes"
-            };
-            return Err(self.error(format!(
-                "the weight files [{files}] hold {} bytes, but the manifest's tensors need \
-                 {needed}; the files are {what} or belong to another model.json",
-                bytes.len()
-            )));
-        }
-        let mut offset = 0;
-        let mut tensors = Vec::with_capacity(group.specs.len());
-        for spec in &group.specs {
-            let size = storage_size(spec).expect("checked");
-            let values = decode_tensor(spec, &bytes[offset..offset + size]);
-            if let Some(i) = values.iter().position(|v| !v.is_finite()) {
-                return Err(self.error(format!(
-                    "tensor {:?} element {i} is {} in [{files}]",
-                    spec.name, values[i]
-                )));
-            }
-            tensors.push((spec.name.as_str(), values));
-            offset += size;
-        }
-        Ok(tensors)
     }
 
     fn error(&self, message: String) -> Error {
@@ -540,90 +462,13 @@ fn initializer(layer: &KerasLayer) -> Initializer {
     }
 }
 
-/// Shard paths in reading order and the groups of the `weightsManifest`.
-fn manifest(root: &Value) -> std::result::Result<(Vec<String>, Vec<Group>), String> {
+/// Parses the model.json's `weightsManifest`.
+fn weights_manifest(root: &Value) -> std::result::Result<WeightsManifest, String> {
     let groups = root
         .get("weightsManifest")
         .and_then(Value::as_array)
         .ok_or("it has no \"weightsManifest\" list; save the model with its weights")?;
-    let mut paths = Vec::new();
-    let mut parsed = Vec::new();
-    for (index, group) in groups.iter().enumerate() {
-        let shard_paths: Vec<String> = serde_json::from_value(group["paths"].clone())
-            .map_err(|e| format!("weightsManifest group {index} has no list of paths ({e})"))?;
-        let specs: Vec<WeightSpec> = serde_json::from_value(group["weights"].clone())
-            .map_err(|e| format!("weightsManifest group {index} has a bad weights list ({e})"))?;
-        let start = paths.len();
-        paths.extend(shard_paths);
-        parsed.push(Group {
-            shards: start..paths.len(),
-            specs,
-        });
-    }
-    Ok((paths, parsed))
-}
-
-/// Bytes a tensor takes in its shard; an error for a storage type webcnn cannot read.
-fn storage_size(spec: &WeightSpec) -> std::result::Result<usize, String> {
-    let count: usize = spec.shape.iter().product();
-    let bytes = match (&spec.quantization, spec.dtype.as_str()) {
-        (None, "float32") => 4,
-        (Some(q), "float32") => match (q.dtype.as_str(), q.min, q.scale) {
-            ("uint8", Some(_), Some(_)) => 1,
-            ("uint16", Some(_), Some(_)) => 2,
-            ("float16", _, _) => 2,
-            (other, _, _) => {
-                return Err(format!(
-                    "tensor {:?} is quantised as {other:?}{}; webcnn reads uint8 and uint16 \
-                     with min and scale, and float16",
-                    spec.name,
-                    if q.min.is_none() { " without min" } else { "" }
-                ))
-            }
-        },
-        (_, other) => {
-            return Err(format!(
-                "tensor {:?} has dtype {other:?}; webcnn imports float32 weights",
-                spec.name
-            ))
-        }
-    };
-    Ok(count * bytes)
-}
-
-/// Decodes a tensor's bytes (little-endian) to f32.
-fn decode_tensor(spec: &WeightSpec, bytes: &[u8]) -> Vec<f32> {
-    let Some(q) = &spec.quantization else {
-        return bytes
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect();
-    };
-    let (min, scale) = (q.min.unwrap_or(0.0), q.scale.unwrap_or(1.0));
-    match q.dtype.as_str() {
-        "uint8" => bytes.iter().map(|&b| min + scale * b as f32).collect(),
-        "uint16" => bytes
-            .chunks_exact(2)
-            .map(|b| min + scale * u16::from_le_bytes([b[0], b[1]]) as f32)
-            .collect(),
-        _ => bytes
-            .chunks_exact(2)
-            .map(|b| f16_to_f32(u16::from_le_bytes([b[0], b[1]])))
-            .collect(),
-    }
-}
-
-/// IEEE 754 half to single precision.
-fn f16_to_f32(half: u16) -> f32 {
-    let sign = if half & 0x8000 != 0 { -1.0 } else { 1.0 };
-    let exponent = (half >> 10) & 0x1f;
-    let fraction = (half & 0x3ff) as f32;
-    sign * match exponent {
-        0 => fraction * 2f32.powi(-24),
-        0x1f if fraction == 0.0 => f32::INFINITY,
-        0x1f => f32::NAN,
-        e => (1.0 + fraction / 1024.0) * 2f32.powi(e as i32 - 15),
-    }
+    WeightsManifest::from_groups(groups)
 }
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -640,7 +485,7 @@ pub fn input_files(path: &std::path::Path) -> Result<Vec<std::path::PathBuf>> {
     let model = TfjsModel::parse(&text, &source)?;
     let folder = path.parent().unwrap_or(std::path::Path::new("."));
     let mut files = vec![path.to_path_buf()];
-    files.extend(model.paths.iter().map(|shard| folder.join(shard)));
+    files.extend(model.manifest.paths.iter().map(|shard| folder.join(shard)));
     Ok(files)
 }
 
@@ -661,6 +506,7 @@ pub fn import(path: &std::path::Path) -> Result<(ModelConfig, Weights)> {
     let model = TfjsModel::parse(&text, &source)?;
     let folder = path.parent().unwrap_or(std::path::Path::new("."));
     let shards = model
+        .manifest
         .paths
         .iter()
         .map(|shard| read(&folder.join(shard)))
@@ -673,30 +519,6 @@ pub fn import(path: &std::path::Path) -> Result<(ModelConfig, Weights)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn half_floats_decode() {
-        assert_eq!(f16_to_f32(0x3c00), 1.0);
-        assert_eq!(f16_to_f32(0xc000), -2.0);
-        assert_eq!(f16_to_f32(0x3555), 0.333_251_95);
-        assert_eq!(f16_to_f32(0x0001), 2f32.powi(-24));
-    }
-
-    #[test]
-    fn quantised_tensors_dequantise() {
-        let spec = |dtype: &str| WeightSpec {
-            name: "w".into(),
-            shape: vec![2],
-            dtype: "float32".into(),
-            quantization: Some(Quantization {
-                dtype: dtype.into(),
-                min: Some(-1.0),
-                scale: Some(0.5),
-            }),
-        };
-        assert_eq!(decode_tensor(&spec("uint8"), &[0, 4]), [-1.0, 1.0]);
-        assert_eq!(decode_tensor(&spec("uint16"), &[2, 0, 0, 1]), [0.0, 127.0]);
-    }
 
     #[test]
     fn manifest_names_match_with_prefix_and_suffix() {

@@ -143,7 +143,10 @@ pub fn parse_idx(images: &[u8], labels: &[u8]) -> Result<js_sys::Object, JsError
 /// [`import_tfjs`] takes them. Raises when the model cannot be imported.
 #[wasm_bindgen(js_name = tfjsWeightPaths)]
 pub fn tfjs_weight_paths(model_json: &str, name: &str) -> Result<Vec<String>, JsError> {
-    Ok(TfjsModel::parse(model_json, name).map_err(js_error)?.paths)
+    Ok(TfjsModel::parse(model_json, name)
+        .map_err(js_error)?
+        .manifest
+        .paths)
 }
 
 /// Converts a tfjs-layers `model.json` and its weight files (`Uint8Array`s in the order of

@@ -2,7 +2,8 @@
 // with the page's Content Security Policy also as a header (workers take their policy from
 // their own response). Training must finish with its events, the classifier must classify a
 // drawn digit with the trained model, a model from a URL and webcam frames, a damaged model
-// must give an error event, and no request may leave the origin.
+// must give an error event, and no request may leave the origin. The draw pad must also feed a
+// model of another input shape, built with the package API, and reject a non-image input.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,7 +18,7 @@ const CSP = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src
 async function start(t, browser) {
   const fixtures = writeTfjsFixtures();
   const server = await serveStatic(
-    { '/': join(REPO_ROOT, 'www/dist'), '/fixtures/': fixtures },
+    { '/': join(REPO_ROOT, 'www/dist'), '/fixtures/': fixtures, '/js/': join(REPO_ROOT, 'js') },
     { 'Content-Security-Policy': CSP },
   );
   t.after(async () => {
@@ -53,14 +54,20 @@ function nextEvent(page, selector, type) {
   }), { selector, type });
 }
 
-// Draws a "1" on the pad of the classifier matching `selector`.
-async function drawOne(page, selector) {
+// Draws a stroke from (x0, y0) to (x1, y1), in fractions of the pad's size, on the pad of the
+// classifier matching `selector`.
+async function drawStroke(page, selector, [x0, y0], [x1, y1]) {
   const pad = page.locator(`${selector} >> canvas.pad`);
   const box = await pad.boundingBox();
-  await page.mouse.move(box.x + box.width / 2, box.y + box.height * 0.2);
+  await page.mouse.move(box.x + box.width * x0, box.y + box.height * y0);
   await page.mouse.down();
-  await page.mouse.move(box.x + box.width / 2, box.y + box.height * 0.8, { steps: 8 });
+  await page.mouse.move(box.x + box.width * x1, box.y + box.height * y1, { steps: 8 });
   await page.mouse.up();
+}
+
+// Draws a "1" on the pad of the classifier matching `selector`.
+function drawOne(page, selector) {
+  return drawStroke(page, selector, [0.5, 0.2], [0.5, 0.8]);
 }
 
 function checkTop(top, k) {
@@ -143,6 +150,111 @@ test('classifier classifies webcam frames under the CSP', { timeout: 5 * 60_000 
   });
   const { top } = await nextEvent(page, '#webcam', 'prediction');
   checkTop(top, 3);
+  assert.deepEqual(outside, []);
+  assert.deepEqual(await page.evaluate(() => window.__violations), []);
+  assert.deepEqual(errors, []);
+});
+
+// Summarises the ink of an NHWC image of `shape`: the bounding box of the pixels above 0.5 and
+// whether every pixel has the same value in all its channels.
+function inkOf(values, [height, width, channels]) {
+  let [top, bottom, left, right] = [height, -1, width, -1];
+  let grey = true;
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const pixel = values.slice((y * width + x) * channels, (y * width + x + 1) * channels);
+      if (pixel.some((v) => v !== pixel[0])) grey = false;
+      if (pixel[0] > 0.5) {
+        [top, bottom] = [Math.min(top, y), Math.max(bottom, y)];
+        [left, right] = [Math.min(left, x), Math.max(right, x)];
+      }
+    }
+  }
+  return { rows: bottom - top + 1, columns: right - left + 1, top, bottom, left, right, grey };
+}
+
+test('draw pad feeds models of other input shapes', { timeout: 5 * 60_000 }, async (t) => {
+  const { page, errors, outside } = await start(t, await launchBrowser({ webgpu: false }));
+  const shape = [20, 32, 3];
+  // A small RGB model, fitted for one epoch on random images so that it has weights. Its
+  // predict records every input it gets.
+  await page.evaluate(async (shape) => {
+    const webcnn = await import('/js/src/index.js');
+    const { conv2d, flatten, dense } = webcnn.layers;
+    const model = webcnn.sequential([
+      conv2d({ inputShape: shape, filters: 4, kernelSize: 3, activation: 'relu' }),
+      flatten(),
+      dense({ units: 10, activation: 'softmax' }),
+    ]);
+    model.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy' });
+    const count = 16;
+    const x = new Float32Array(count * shape.reduce((a, b) => a * b, 1)).map(() => Math.random());
+    const y = Int32Array.from({ length: count }, (_, i) => i % 10);
+    await model.fit(webcnn.tensor(x, [count, ...shape]), webcnn.tensor(y, [count]), { epochs: 1, batchSize: 8 });
+    window.__inputs = [];
+    const predict = model.predict.bind(model);
+    model.predict = (input) => {
+      window.__inputs.push({ shape: input.shape, data: Array.from(input.data) });
+      return predict(input);
+    };
+    const element = document.createElement('webcnn-classifier');
+    element.id = 'rgb';
+    element.setAttribute('top-k', '4');
+    document.body.append(element);
+    element.model = model;
+    window.__rgbModel = model;
+  }, shape);
+  assert.equal(await page.locator('#rgb >> .status').textContent(), 'Ready.');
+
+  const vertical = nextEvent(page, '#rgb', 'prediction');
+  await drawStroke(page, '#rgb', [0.5, 0.2], [0.5, 0.8]);
+  const first = (await vertical).top;
+  checkTop(first, 4);
+  assert.equal(await page.locator('#rgb >> li').count(), 4);
+  const [input] = await page.evaluate(() => window.__inputs.slice(-1));
+  assert.deepEqual(input.shape, [1, ...shape]);
+  const ink = inkOf(input.data, shape);
+  assert.ok(ink.grey, 'the channels of a pixel differ');
+  // The stroke fills 20/28 of the height and stays narrow.
+  assert.ok(ink.rows >= 12, JSON.stringify(ink));
+  assert.ok(ink.rows <= 16, JSON.stringify(ink));
+  assert.ok(ink.columns <= 6, JSON.stringify(ink));
+  assert.ok(Math.abs((ink.top + ink.bottom) / 2 - (shape[0] - 1) / 2) <= 1.5, JSON.stringify(ink));
+  assert.ok(Math.abs((ink.left + ink.right) / 2 - (shape[1] - 1) / 2) <= 1.5, JSON.stringify(ink));
+
+  await page.locator('#rgb >> button').click();
+  const horizontal = nextEvent(page, '#rgb', 'prediction');
+  await drawStroke(page, '#rgb', [0.2, 0.5], [0.8, 0.5]);
+  const second = (await horizontal).top;
+  checkTop(second, 4);
+  const [across] = await page.evaluate(() => window.__inputs.slice(-1));
+  const wide = inkOf(across.data, shape);
+  assert.ok(wide.columns > wide.rows, JSON.stringify(wide));
+  assert.notDeepEqual(second, first, 'the prediction did not change with the drawing');
+
+  await t.test('a model that does not take images gives an error event', async () => {
+    const failed = nextEvent(page, '#rgb', 'error');
+    await page.evaluate(async () => {
+      const webcnn = await import('/js/src/index.js');
+      const { conv2d, flatten, dense } = webcnn.layers;
+      window.__twoChannels = webcnn.sequential([
+        conv2d({ inputShape: [8, 8, 2], filters: 2, kernelSize: 3 }),
+        flatten(),
+        dense({ units: 3, activation: 'softmax' }),
+      ]);
+      document.querySelector('#rgb').model = window.__twoChannels;
+    });
+    const { message } = await failed;
+    assert.match(message, /\[8,8,2\]/);
+    assert.match(await page.locator('#rgb >> .status').textContent(), /draws grey or RGB images/);
+
+    // Drawing with that model repeats the error instead of predicting.
+    const again = nextEvent(page, '#rgb', 'error');
+    await drawOne(page, '#rgb');
+    assert.match((await again).message, /\[8,8,2\]/);
+  });
+
+  await page.evaluate(() => window.__rgbModel.dispose());
   assert.deepEqual(outside, []);
   assert.deepEqual(await page.evaluate(() => window.__violations), []);
   assert.deepEqual(errors, []);

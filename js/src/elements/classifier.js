@@ -2,10 +2,12 @@
 // top-k classes live, inside a shadow root.
 //
 // Attributes: src (URL of a webcnn .safetensors file or of a tfjs-layers model.json), input
-// (draw, the default, for 28x28x1 digit models; or webcam), top-k (default 3), labels
-// (comma-separated class names; default the class indices). The `model` property takes a
-// Sequential instead of src. Events: 'load' (a model is ready), 'prediction' (detail {top:
-// [{index, label, probability}]}) and 'error' (detail {message}).
+// (draw, the default, for models whose input is an image with 1 or 3 channels; or webcam),
+// top-k (default 3), labels (comma-separated class names; default the class indices). The
+// `model` property takes a Sequential instead of src. Events: 'load' (a model is ready),
+// 'prediction' (detail {top: [{index, label, probability}]}) and 'error' (detail {message}).
+// The pad resamples the drawing to the model's input height and width, with the grey value in
+// every channel; a model whose input has another number of channels gives an error event.
 
 import { loadModel } from '../model.js';
 import { tensor } from '../tensor.js';
@@ -25,6 +27,7 @@ export class WebcnnClassifier extends HTMLElement {
     this.busy = false;
     this.stream = null;
     this.timer = null;
+    this.pad = null;
   }
 
   connectedCallback() {
@@ -66,6 +69,18 @@ export class WebcnnClassifier extends HTMLElement {
     this.ownsModel = owned;
     this.status(model ? 'Ready.' : 'No model yet.');
     if (model) this.dispatchEvent(new Event('load'));
+    this.fitPad();
+  }
+
+  // Sets the draw pad's output to the model's input shape, with an error event when the pad
+  // cannot draw that shape.
+  fitPad() {
+    if (!this.pad || !this.current) return;
+    try {
+      this.pad.shape = this.current.inputShape;
+    } catch (error) {
+      this.fail(error);
+    }
   }
 
   async load(src) {
@@ -90,6 +105,7 @@ export class WebcnnClassifier extends HTMLElement {
 
   setUpInput() {
     this.stopWebcam();
+    this.pad = null;
     const box = this.shadowRoot.querySelector('.input');
     if (this.getAttribute('input') === 'webcam') {
       box.innerHTML = '<video part="video" muted playsinline></video>';
@@ -97,7 +113,13 @@ export class WebcnnClassifier extends HTMLElement {
       return;
     }
     box.innerHTML = '<canvas class="pad" part="pad" width="196" height="196"></canvas><br><button type="button">Clear</button>';
-    const pad = new DrawPad(box.querySelector('canvas'), (pixels) => this.classify(pixels));
+    const pad = new DrawPad(box.querySelector('canvas'), (pixels) => {
+      // The pad keeps its last shape when it rejects the model's input shape.
+      if (this.current && pad.shape.join() !== this.current.inputShape.join()) this.fitPad();
+      else this.classify(pixels);
+    });
+    this.pad = pad;
+    this.fitPad();
     box.querySelector('button').addEventListener('click', () => {
       pad.clear();
       this.shadowRoot.querySelector('ol').replaceChildren();
@@ -149,10 +171,6 @@ export class WebcnnClassifier extends HTMLElement {
   async classify(pixels) {
     const model = this.current;
     if (!model || this.busy) return;
-    if (pixels.length !== model.inputShape.reduce((a, b) => a * b, 1)) {
-      this.fail(new Error(`the draw pad gives 28x28x1 digits, but the model takes ${model.inputShape.join('x')}; use input="webcam"`));
-      return;
-    }
     this.busy = true;
     try {
       const output = await model.predict(tensor(pixels, [1, ...model.inputShape]));

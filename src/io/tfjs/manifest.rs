@@ -1,0 +1,252 @@
+//! The tfjs weights manifest: groups of binary shard files and the tensors stored in them
+//! back to back. TensorFlow.js writes it as a model.json's `weightsManifest` and, for models
+//! such as face-api's, as a standalone `*-weights_manifest.json`. Tensors are float32, stored
+//! as float32, float16, or uint8/uint16 quantised with min and scale.
+
+use serde::Deserialize;
+use serde_json::Value;
+
+/// A parsed weights manifest whose tensors all have a storage type webcnn reads.
+#[derive(Debug)]
+pub struct WeightsManifest {
+    /// Shard files, relative to the manifest, in reading order.
+    pub paths: Vec<String>,
+    groups: Vec<Group>,
+}
+
+/// A tensor decoded from the shards.
+#[derive(Debug)]
+pub struct Tensor {
+    /// Name in the manifest, such as `conv2d/kernel`.
+    pub name: String,
+    /// Dimensions, outermost first.
+    pub shape: Vec<usize>,
+    /// Dequantised values in row-major order.
+    pub values: Vec<f32>,
+}
+
+/// One group of the manifest: shards that, concatenated, contain `specs` back to back.
+#[derive(Debug)]
+struct Group {
+    /// Indices into [`WeightsManifest::paths`].
+    shards: std::ops::Range<usize>,
+    specs: Vec<WeightSpec>,
+}
+
+/// A tensor of the manifest.
+#[derive(Debug, Deserialize)]
+struct WeightSpec {
+    name: String,
+    shape: Vec<usize>,
+    dtype: String,
+    #[serde(default)]
+    quantization: Option<Quantization>,
+}
+
+/// Storage of a quantised tensor: `value = min + scale * stored` for `uint8` and `uint16`, or
+/// half floats for `float16`.
+#[derive(Debug, Deserialize)]
+struct Quantization {
+    dtype: String,
+    #[serde(default)]
+    min: Option<f32>,
+    #[serde(default)]
+    scale: Option<f32>,
+}
+
+impl WeightsManifest {
+    /// Parses the manifest's list of groups (`{paths, weights}` objects) and checks that every
+    /// tensor has a storage type webcnn reads.
+    pub fn from_groups(groups: &[Value]) -> Result<WeightsManifest, String> {
+        let mut paths = Vec::new();
+        let mut parsed = Vec::new();
+        for (index, group) in groups.iter().enumerate() {
+            let shard_paths: Vec<String> = serde_json::from_value(group["paths"].clone())
+                .map_err(|e| format!("weightsManifest group {index} has no list of paths ({e})"))?;
+            let specs: Vec<WeightSpec> =
+                serde_json::from_value(group["weights"].clone()).map_err(|e| {
+                    format!("weightsManifest group {index} has a bad weights list ({e})")
+                })?;
+            for spec in &specs {
+                storage_size(spec)?;
+            }
+            let start = paths.len();
+            paths.extend(shard_paths);
+            parsed.push(Group {
+                shards: start..paths.len(),
+                specs,
+            });
+        }
+        Ok(WeightsManifest {
+            paths,
+            groups: parsed,
+        })
+    }
+
+    /// Name and shape of every tensor, in storage order.
+    pub fn tensors(&self) -> impl Iterator<Item = (&str, &[usize])> {
+        self.groups
+            .iter()
+            .flat_map(|g| &g.specs)
+            .map(|spec| (spec.name.as_str(), spec.shape.as_slice()))
+    }
+
+    /// Decodes every tensor from the shards, given in the order of [`WeightsManifest::paths`].
+    /// Fails when a shard is missing, a group's shards contain more or fewer bytes than its
+    /// tensors need, or a value is not finite.
+    pub fn read(&self, shards: &[&[u8]]) -> Result<Vec<Tensor>, String> {
+        if shards.len() != self.paths.len() {
+            return Err(format!(
+                "the manifest names {} weight files ({}), but {} were given",
+                self.paths.len(),
+                self.paths.join(", "),
+                shards.len()
+            ));
+        }
+        let mut tensors = Vec::new();
+        for group in &self.groups {
+            let bytes: Vec<u8> = shards[group.shards.clone()].concat();
+            tensors.extend(self.read_group(group, &bytes)?);
+        }
+        Ok(tensors)
+    }
+
+    /// Decodes the tensors of one group from its concatenated shards.
+    fn read_group(&self, group: &Group, bytes: &[u8]) -> Result<Vec<Tensor>, String> {
+        let files = self.paths[group.shards.clone()].join(", ");
+        let needed: usize = group.specs.iter().map(checked_size).sum();
+        if bytes.len() > needed {
+            return Err(format!(
+                "the weight files [{files}] hold {} bytes, but the manifest's tensors need \
+                 {needed}; the files are longer than the manifest describes or belong to another \
+                 model",
+                bytes.len()
+            ));
+        }
+        let mut offset = 0;
+        let mut tensors = Vec::with_capacity(group.specs.len());
+        for spec in &group.specs {
+            let end = offset + checked_size(spec);
+            let Some(data) = bytes.get(offset..end) else {
+                return Err(format!(
+                    "the weight files [{files}] hold {} bytes, but the manifest's tensors need \
+                     {needed}, so tensor {:?} (bytes {offset}..{end}) is cut off; the files are \
+                     truncated or belong to another model",
+                    bytes.len(),
+                    spec.name
+                ));
+            };
+            let values = decode_tensor(spec, data);
+            if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+                return Err(format!(
+                    "tensor {:?} element {i} is {} in [{files}]",
+                    spec.name, values[i]
+                ));
+            }
+            tensors.push(Tensor {
+                name: spec.name.clone(),
+                shape: spec.shape.clone(),
+                values,
+            });
+            offset = end;
+        }
+        Ok(tensors)
+    }
+}
+
+/// Bytes a tensor takes in its shard; an error for a storage type webcnn cannot read.
+fn storage_size(spec: &WeightSpec) -> Result<usize, String> {
+    let count: usize = spec.shape.iter().product();
+    let bytes = match (&spec.quantization, spec.dtype.as_str()) {
+        (None, "float32") => 4,
+        (Some(q), "float32") => match (q.dtype.as_str(), q.min, q.scale) {
+            ("uint8", Some(_), Some(_)) => 1,
+            ("uint16", Some(_), Some(_)) => 2,
+            ("float16", _, _) => 2,
+            (other, _, _) => {
+                return Err(format!(
+                    "tensor {:?} is quantised as {other:?}{}; webcnn reads uint8 and uint16 \
+                     with min and scale, and float16",
+                    spec.name,
+                    if q.min.is_none() { " without min" } else { "" }
+                ))
+            }
+        },
+        (_, other) => {
+            return Err(format!(
+                "tensor {:?} has dtype {other:?}; webcnn imports float32 weights",
+                spec.name
+            ))
+        }
+    };
+    Ok(count * bytes)
+}
+
+/// [`storage_size`] of a spec that [`WeightsManifest::from_groups`] accepted.
+fn checked_size(spec: &WeightSpec) -> usize {
+    storage_size(spec).expect("from_groups checks every tensor's storage type")
+}
+
+/// Decodes a tensor's bytes (little-endian) to f32.
+fn decode_tensor(spec: &WeightSpec, bytes: &[u8]) -> Vec<f32> {
+    let Some(q) = &spec.quantization else {
+        return bytes
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+    };
+    let (min, scale) = (q.min.unwrap_or(0.0), q.scale.unwrap_or(1.0));
+    match q.dtype.as_str() {
+        "uint8" => bytes.iter().map(|&b| min + scale * b as f32).collect(),
+        "uint16" => bytes
+            .chunks_exact(2)
+            .map(|b| min + scale * u16::from_le_bytes([b[0], b[1]]) as f32)
+            .collect(),
+        _ => bytes
+            .chunks_exact(2)
+            .map(|b| f16_to_f32(u16::from_le_bytes([b[0], b[1]])))
+            .collect(),
+    }
+}
+
+/// IEEE 754 half to single precision.
+fn f16_to_f32(half: u16) -> f32 {
+    let sign = if half & 0x8000 != 0 { -1.0 } else { 1.0 };
+    let exponent = (half >> 10) & 0x1f;
+    let fraction = (half & 0x3ff) as f32;
+    sign * match exponent {
+        0 => fraction * 2f32.powi(-24),
+        0x1f if fraction == 0.0 => f32::INFINITY,
+        0x1f => f32::NAN,
+        e => (1.0 + fraction / 1024.0) * 2f32.powi(e as i32 - 15),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn half_floats_decode() {
+        assert_eq!(f16_to_f32(0x3c00), 1.0);
+        assert_eq!(f16_to_f32(0xc000), -2.0);
+        assert_eq!(f16_to_f32(0x3555), 0.333_251_95);
+        assert_eq!(f16_to_f32(0x0001), 2f32.powi(-24));
+    }
+
+    #[test]
+    fn quantised_tensors_dequantise() {
+        let spec = |dtype: &str| WeightSpec {
+            name: "w".into(),
+            shape: vec![2],
+            dtype: "float32".into(),
+            quantization: Some(Quantization {
+                dtype: dtype.into(),
+                min: Some(-1.0),
+                scale: Some(0.5),
+            }),
+        };
+        assert_eq!(decode_tensor(&spec("uint8"), &[0, 4]), [-1.0, 1.0]);
+        assert_eq!(decode_tensor(&spec("uint16"), &[2, 0, 0, 1]), [0.0, 127.0]);
+    }
+}
