@@ -2,7 +2,7 @@
 # Runs every test: Rust unit and integration tests (real WGSL on the machine's Vulkan driver,
 # lavapipe without a GPU), a wasm32 build check, then the browser tests (Playwright with the
 # system Chromium: the trainer page on WebGPU through SwiftShader and on the CPU path, the npm
-# package and its custom elements).
+# package and its custom elements, and the face page's detection, training and recognition).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/install.sh
