@@ -226,8 +226,11 @@ test('two people enrolled, trained and recognised', async () => {
   await expectName(browser.page, 'Ana', 0.9, 'stranger-enrol after fine-tuning');
   await close(browser);
 
-  // Launch 6: the fine-tuned model still names the first person.
+  // Launch 6: the fine-tuned model still names the first person, on the camera and in a photo.
   browser = await openWithCamera(clips['eileen-fresh']);
   await expectName(browser.page, 'Eileen', 0.9, 'eileen-fresh after fine-tuning');
+  await browser.page.setInputFiles(byTestId('photo-input'), ASTRONAUT);
+  await browser.page.waitForFunction(() => document.querySelector('#photo').dataset.faces === '1', null, { timeout: 120_000 });
+  assert.equal(await browser.page.textContent(byTestId('recognized-name')), 'Eileen', 'the uploaded photo is named');
   await close(browser);
 });

@@ -13,9 +13,9 @@ const AUGMENT = { rotation_degrees: 10, translation_pixels: 4, scale: 0.1, flip:
 const OPTIMIZER = { type: 'adam', learning_rate: 0.001 };
 // Minimum crops per person the model trains on.
 const MIN_CROPS = 2;
-// Copies of each reference crop in the training set. Each copy is augmented differently, and
-// with three the strangers' class gets about as many examples as two enrolled people: with one
-// copy a stranger's probability of being unknown fell to 0.52 in a test run.
+// Copies of each reference crop in the training set. Each copy is augmented differently. With
+// three, the strangers' class gets about as many examples as two enrolled people. With one, a
+// stranger's probability of being unknown fell to 0.52 in a test run.
 const REFERENCE_COPIES = 3;
 
 /** The training panel and the recogniser it trains. */
@@ -69,7 +69,7 @@ export class Training {
 
   /**
    * Sets the freeze toggles for the next run after the enrolled people (`records`) or the
-   * "from scratch" box changed: with a new person, only the top layers train; a model trained
+   * "from scratch" box changed. With a new person, only the top layers train. A model trained
    * from scratch trains every layer.
    */
   update(records) {
