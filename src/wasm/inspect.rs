@@ -58,11 +58,11 @@ pub async fn conv_kernels(net: NetRef<'_>) -> Result<Vec<ConvKernel>> {
 pub async fn activations(net: NetRef<'_>, image: &[f32]) -> Result<Vec<LayerActivation>> {
     let config = net.config();
     let shapes = output_shapes(config)?;
-    let wanted: Vec<usize> = (0..shapes.len())
+    let image_layers: Vec<usize> = (0..shapes.len())
         .filter(|&index| shapes[index].len() == 3)
         .collect();
-    let outputs = layer_outputs(net, image, &wanted).await?;
-    let result = wanted
+    let outputs = layer_outputs(net, image, &image_layers).await?;
+    let result = image_layers
         .into_iter()
         .zip(outputs)
         .map(|(index, values)| LayerActivation {
@@ -75,25 +75,33 @@ pub async fn activations(net: NetRef<'_>, image: &[f32]) -> Result<Vec<LayerActi
     Ok(result)
 }
 
-/// Runs `images` (whole HWC images, flat) through the model in inference mode and returns the
-/// output of layer `layer` for each, `[n, ...layer output shape]` flat: for example the
-/// penultimate layer's features, which the face page compares between faces.
-pub async fn features(net: NetRef<'_>, images: &[f32], layer: usize) -> Result<Vec<f32>> {
+/// Runs `images` (whole HWC images, flat) through the model once, in inference mode. Returns
+/// the outputs of `layers` (ascending indices) one after the other, each `[n, ...layer output
+/// shape]` flat. The face page reads the penultimate layer's features and the class
+/// probabilities of every face this way.
+pub async fn features(net: NetRef<'_>, images: &[f32], layers: &[usize]) -> Result<Vec<f32>> {
     let config = net.config();
-    let layers = config.layers.len();
-    if layer >= layers {
+    let count = config.layers.len();
+    if let Some(&layer) = layers.iter().find(|&&layer| layer >= count) {
         return Err(Error::Config(format!(
-            "layer {layer} does not exist; the model has {layers} layers (0 to {})",
-            layers - 1
+            "layer {layer} does not exist; the model has {count} layers (0 to {})",
+            count - 1
+        )));
+    }
+    if !layers.windows(2).all(|pair| pair[0] < pair[1]) {
+        return Err(Error::Config(format!(
+            "the layers {layers:?} are not in ascending order; list each layer once, lowest first"
         )));
     }
     let per_image: usize = config.input_shape.iter().product();
-    let mut result = Vec::new();
+    let mut outputs = vec![Vec::new(); layers.len()];
     for chunk in images.chunks(per_image * FEATURE_BATCH) {
-        let mut outputs = layer_outputs(net, chunk, &[layer]).await?;
-        result.append(&mut outputs[0]);
+        let chunk_outputs = layer_outputs(net, chunk, layers).await?;
+        for (output, mut values) in outputs.iter_mut().zip(chunk_outputs) {
+            output.append(&mut values);
+        }
     }
-    Ok(result)
+    Ok(outputs.concat())
 }
 
 /// Images per forward pass of [`features`], which bounds the memory the passes take.
@@ -106,8 +114,12 @@ fn output_shapes(config: &ModelConfig) -> Result<Vec<Vec<usize>>> {
 }
 
 /// Runs `images` (whole HWC images, flat) through the model in inference mode and returns the
-/// outputs of the layers in `wanted` (ascending indices), each `[n, ...]` flat.
-async fn layer_outputs(net: NetRef<'_>, images: &[f32], wanted: &[usize]) -> Result<Vec<Vec<f32>>> {
+/// outputs of the layers at `indices` (ascending), each `[n, ...]` flat.
+async fn layer_outputs(
+    net: NetRef<'_>,
+    images: &[f32],
+    indices: &[usize],
+) -> Result<Vec<Vec<f32>>> {
     let config = net.config();
     let [h, w, c] = config.input_shape;
     let per_image = h * w * c;
@@ -119,7 +131,7 @@ async fn layer_outputs(net: NetRef<'_>, images: &[f32], wanted: &[usize]) -> Res
         )));
     }
     let count = images.len() / per_image;
-    let last = wanted.last().copied().unwrap_or(0);
+    let last = indices.last().copied().unwrap_or(0);
     match net {
         NetRef::Gpu(model) => {
             let gpu = model.gpu();
@@ -136,10 +148,10 @@ async fn layer_outputs(net: NetRef<'_>, images: &[f32], wanted: &[usize]) -> Res
                 accumulate: false,
             };
             let mut x = Tensor::from_slice(gpu, images, &[count, h, w, c]);
-            let mut outputs = Vec::with_capacity(wanted.len());
+            let mut outputs = Vec::with_capacity(indices.len());
             for (index, layer) in layers.iter().enumerate().take(last + 1) {
                 let (y, _) = layer.forward(&pass, &x, false);
-                if wanted.contains(&index) {
+                if indices.contains(&index) {
                     outputs.push(y.clone());
                 }
                 x = y;
@@ -153,7 +165,7 @@ async fn layer_outputs(net: NetRef<'_>, images: &[f32], wanted: &[usize]) -> Res
         }
         NetRef::Cpu(model) => {
             let trace = model.forward_trace(images, count, false, false, 0);
-            let result = wanted
+            let result = indices
                 .iter()
                 .map(|&index| trace.layer_output(index).to_vec())
                 .collect();

@@ -220,10 +220,15 @@ impl Trainer {
         to_js(&drawn)
     }
 
-    /// Runs `images` (whole images, HWC, flat) through the current model and returns the
-    /// output of layer `layer` for each, flat: for example the features before the last layer.
-    pub async fn features(&self, images: Vec<f32>, layer: usize) -> Result<Vec<f32>, JsError> {
-        inspect::features(self.net()?, &images, layer)
+    /// Runs `images` (whole images, HWC, flat) through the current model once and returns the
+    /// outputs of `layers` (ascending indices), layer after layer, each for every image, flat:
+    /// for example the features before the last layer and the class probabilities.
+    pub async fn features(
+        &self,
+        images: Vec<f32>,
+        layers: Vec<usize>,
+    ) -> Result<Vec<f32>, JsError> {
+        inspect::features(self.net()?, &images, &layers)
             .await
             .map_err(js_error)
     }

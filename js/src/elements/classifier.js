@@ -1,9 +1,10 @@
 // <webcnn-classifier>: classifies a drawing or webcam frames with a trained model and shows the
 // top-k classes live, inside a shadow root.
 //
-// Attributes: src (URL of a webcnn .safetensors file or of a tfjs-layers model.json), input
-// (draw, the default, for models whose input is an image with 1 or 3 channels; or webcam),
-// top-k (default 3), labels (comma-separated class names; default the class indices). The
+// Attributes: src (URL of a webcnn .safetensors file or of a tfjs-layers model.json), input,
+// top-k (default 3) and labels (comma-separated class names; default the class indices). The
+// input is `draw` (the default, for models whose input is an image with 1 or 3 channels) or
+// `webcam`. The
 // `model` property takes a Sequential instead of src. Events: 'load' (a model is ready),
 // 'prediction' (detail {top: [{index, label, probability}]}) and 'error' (detail {message}).
 // The pad resamples the drawing to the model's input height and width, with the grey value in

@@ -89,10 +89,10 @@ export class Training {
   plan(records) {
     const enrolled = [...new Set(records.map((record) => record.person))];
     const previous = this.people ?? [];
-    const kept = previous.filter((person) => enrolled.includes(person));
+    const remaining = previous.filter((person) => enrolled.includes(person));
     const added = enrolled.filter((person) => !previous.includes(person));
-    const keep = this.people !== null && kept.length === previous.length && !this.elements.fresh.checked;
-    return { people: keep ? [...kept, ...added] : enrolled, added, keep };
+    const keep = this.people !== null && remaining.length === previous.length && !this.elements.fresh.checked;
+    return { people: keep ? [...remaining, ...added] : enrolled, added, keep };
   }
 
   async start() {
@@ -123,9 +123,9 @@ export class Training {
     this.run = { images, labels, enrolled: records.length, people: plan.people, epochs, stepsPerEpoch: 1 };
     this.elements.button.disabled = true;
     this.curves.reset(epochs);
-    const how = plan.keep ? 'Fine-tuning' : 'Training';
+    const action = plan.keep ? 'Fine-tuning' : 'Training';
     const count = labels.length - REFERENCE_COPIES * this.references.count;
-    this.setStatus('training', `${how} on ${count} crops of ${plan.people.length} people and ` +
+    this.setStatus('training', `${action} on ${count} crops of ${plan.people.length} people and ` +
       `${this.references.count} strangers…`);
     try {
       const info = await this.client.request('train', {

@@ -24,8 +24,9 @@ let detector = null;
 // The detector's current input side, in pixels.
 let detectorInput = 0;
 let driver = null;
-// The recogniser's input side and the index of the layer that outputs the face features, set
-// by `load` and `train`; null while there is no model.
+// The recogniser: its input side, the index of the layer that outputs the face features (the
+// last layer outputs the class probabilities) and the number of classes. `load` and `train`
+// set it, and it is null while there is no model.
 let recogniser = null;
 // Every call into the detector goes through this chain: the wasm object allows one call at a
 // time while it rebuilds itself.
@@ -69,16 +70,16 @@ function requireDetector() {
 // Crops each face and runs the recogniser on the crops: adds `probabilities` and `features`
 // to each face.
 async function recognise(frame, width, height, faces) {
-  const { size, featureLayer } = recogniser;
+  const { size, featureLayer, classes } = recogniser;
   const crops = [];
   for (const face of faces) crops.push(await detector.crop(frame, width, height, face, size, CROP_MARGIN));
   const batch = new Float32Array(crops.length * crops[0].length);
   crops.forEach((crop, index) => batch.set(crop, index * crop.length));
-  const [probabilities, features] = await driver.exclusive(async () => [
-    await driver.trainer.predict(batch),
-    await driver.trainer.features(batch, featureLayer),
-  ]);
-  const classes = probabilities.length / faces.length;
+  // One forward pass gives both the features and the class probabilities (the last layer).
+  const layers = [featureLayer, featureLayer + 1];
+  const outputs = await driver.exclusive(() => driver.trainer.features(batch, layers));
+  const probabilities = outputs.subarray(outputs.length - faces.length * classes);
+  const features = outputs.subarray(0, outputs.length - faces.length * classes);
   const featureCount = features.length / faces.length;
   faces.forEach((face, index) => {
     face.probabilities = Array.from(probabilities.subarray(index * classes, (index + 1) * classes));
@@ -125,7 +126,8 @@ async function referenceCrops(size, input) {
 
 // Describes the model just built or loaded for recognition.
 function setRecogniser(config) {
-  recogniser = { size: config.input_shape[0], featureLayer: config.layers.length - 2 };
+  const { layers } = config;
+  recogniser = { size: config.input_shape[0], featureLayer: layers.length - 2, classes: layers.at(-1).units };
 }
 
 serve({
@@ -180,7 +182,7 @@ serve({
   // Features of `images` (flat crops the model takes) from the recogniser's feature layer.
   async features({ images }) {
     if (!recogniser) throw new Error('there is no recogniser yet; train one first');
-    return driver.exclusive(() => driver.trainer.features(images, recogniser.featureLayer));
+    return driver.exclusive(() => driver.trainer.features(images, [recogniser.featureLayer]));
   },
   // The trained model as a webcnn model file.
   async save() {
