@@ -1,4 +1,4 @@
-// 2-D convolution (cross-correlation) as implicit GEMM; the tiled core is gemm.wgsl.
+// 2-D convolution (cross-correlation) as implicit GEMM; the GEMM core is gemm.wgsl.
 // Layouts: x [N, H, W, C_in], w [KH, KW, C_in, C_out] (HWIO), y and dy [N, OH, OW, C_out].
 // Input row ih = oh * stride_h - pad_top + kh * dilation_h (likewise for columns); cells outside
 // the input are zero.

@@ -1,4 +1,4 @@
-// Matrix product C[M, N] = op(A)[M, K] * op(B)[K, N] with optional transposes; the tiled core is
+// Matrix product C[M, N] = op(A)[M, K] * op(B)[K, N] with optional transposes; the GEMM core is
 // gemm.wgsl. A is stored [M, K], or [K, M] when TRANSPOSE_A; B is stored [K, N], or [N, K] when
 // TRANSPOSE_B; C is [M, N] row-major. Dense layers use it with x [batch, in], w [in, out]:
 //   forward  y = act(x w + bias)      (BIAS on)

@@ -9,6 +9,7 @@
 //   --out DIR      where the report goes (default docs/)
 //   --no-native    skips `cargo bench` (default with --smoke)
 //   --native-json  reads the JSON line `cargo bench --bench train -- --json` printed instead
+//   --systems LIST only these systems, comma-separated (default: all of SYSTEMS)
 // Expects the wasm build in www/pkg/ (scripts/build-web.sh) and bench/browser/node_modules.
 
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -163,8 +164,14 @@ async function main() {
       out: { type: 'string', default: resolve(repoDir, 'docs') },
       'no-native': { type: 'boolean', default: false },
       'native-json': { type: 'string' },
+      systems: { type: 'string', default: SYSTEMS.join(',') },
     },
   });
+  const systems = args.systems.split(',');
+  const unknown = systems.filter((system) => !SYSTEMS.includes(system));
+  if (unknown.length) {
+    throw new Error(`unknown --systems entry ${unknown.join(', ')}: expected some of ${SYSTEMS.join(', ')}`);
+  }
   const options = args.smoke ? SMOKE : FULL;
   const machine = machineInfo();
   console.log(`load at start: ${machine.uptime}`);
@@ -196,7 +203,7 @@ async function main() {
     native: native.native,
   };
   try {
-    for (const system of SYSTEMS) {
+    for (const system of systems) {
       const started = Date.now();
       const load = os.loadavg()[0];
       try {

@@ -1,6 +1,6 @@
 //! 2-D convolution: forward, input gradient, filter gradient and bias gradient. Shapes: x
 //! [N, H, W, C_in], w [KH, KW, C_in, C_out], y [N, OH, OW, C_out]. All three products run through
-//! the tiled implicit-GEMM kernel in conv2d.wgsl + gemm.wgsl.
+//! the register-blocked implicit-GEMM kernel in conv2d.wgsl + gemm.wgsl.
 
 use super::gemm::GemmPlan;
 use super::{reduce, Activation, Conv2dGeometry};
@@ -102,9 +102,9 @@ pub fn conv2d_backward_filter(
     accumulate: bool,
 ) {
     assert_eq!(dw.len(), g.weight_len(), "conv2d weight-gradient shape");
-    // Few taps would fill a fraction of the 64-row tile, so such layers put channels on rows.
+    // Few taps would fill a fraction of a thread's 16 rows, so such layers put channels on rows.
     let taps = g.k_h * g.k_w * g.in_c;
-    let channel_rows = taps < GemmPlan::TILE_M as usize && g.out_c > taps;
+    let channel_rows = taps < GemmPlan::BLOCK as usize && g.out_c > taps;
     let positions = g.batch * g.out_h * g.out_w;
     let mnk = if channel_rows {
         [g.out_c, taps, positions]
