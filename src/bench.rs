@@ -180,6 +180,15 @@ pub async fn kernel_report(gpu: &Gpu, quick: bool, min_seconds: f64) -> Result<K
     })
 }
 
+/// Time of one dispatch of a training step, replayed on its own.
+#[derive(Clone, Debug, Serialize)]
+pub struct DispatchTime {
+    /// Module, entry point and grid of the dispatch (see [`crate::gpu::CapturedDispatch`]).
+    pub kernel: String,
+    /// Milliseconds per run, less the time of a submit and readback with no dispatch.
+    pub ms: f64,
+}
+
 /// Result of one [`TrainingBench::train`] call: the mean loss of its steps and the device's
 /// counters.
 #[derive(Clone, Debug, Serialize)]
@@ -258,5 +267,25 @@ impl TrainingBench {
             submits,
             readbacks: gpu.readbacks(),
         })
+    }
+
+    /// Runs one training step while capturing its dispatches, then times each dispatch replayed
+    /// on its own for at least `min_seconds`, in step order. The replays change the weights.
+    pub async fn profile(&mut self, min_seconds: f64) -> Result<Vec<DispatchTime>> {
+        let gpu = self.session.model().gpu().clone();
+        gpu.start_capture();
+        let step = self.train(1).await;
+        let captured = gpu.finish_capture();
+        step?;
+        let overhead = time_gpu(&gpu, min_seconds, || {}).await?;
+        let mut times = Vec::with_capacity(captured.len());
+        for dispatch in &captured {
+            let seconds = time_gpu(&gpu, min_seconds, || gpu.replay(dispatch)).await?;
+            times.push(DispatchTime {
+                kernel: dispatch.label.clone(),
+                ms: (seconds - overhead).max(0.0) * 1e3,
+            });
+        }
+        Ok(times)
     }
 }

@@ -288,28 +288,30 @@ fn dense_layer_matches_reference() {
 #[test]
 fn activations_match_reference() {
     let gpu = gpu();
-    let rows = 37;
     let cols = 10;
-    let x: Vec<f32> = random(rows * cols, 5).iter().map(|v| v * 6.0).collect();
-    let dy = random(rows * cols, 6);
-    let xt = Tensor::from_slice(&gpu, &x, &[rows, cols]);
-    let dyt = Tensor::from_slice(&gpu, &dy, &[rows, cols]);
-    for act in [
-        Activation::Linear,
-        Activation::Relu,
-        Activation::Sigmoid,
-        Activation::Tanh,
-    ] {
-        let y = ops::activation::activation_forward(&gpu, act, &xt);
-        let want = reference::activation::activation_forward(act, &x, cols);
-        assert_close(&format!("{act:?} forward"), &read(&gpu, &y), &want, 1e-5);
-        let dx = ops::activation::activation_backward(&gpu, act, &y, &dyt);
-        let want = reference::activation::activation_backward(act, &want, &dy, cols);
-        assert_close(&format!("{act:?} backward"), &read(&gpu, &dx), &want, 1e-5);
+    // 370 elements take the one-per-thread backward kernel, 360 the vec4 one.
+    for rows in [37, 36] {
+        let x: Vec<f32> = random(rows * cols, 5).iter().map(|v| v * 6.0).collect();
+        let dy = random(rows * cols, 6);
+        let xt = Tensor::from_slice(&gpu, &x, &[rows, cols]);
+        let dyt = Tensor::from_slice(&gpu, &dy, &[rows, cols]);
+        for act in [
+            Activation::Linear,
+            Activation::Relu,
+            Activation::Sigmoid,
+            Activation::Tanh,
+        ] {
+            let y = ops::activation::activation_forward(&gpu, act, &xt);
+            let want = reference::activation::activation_forward(act, &x, cols);
+            assert_close(&format!("{act:?} forward"), &read(&gpu, &y), &want, 1e-5);
+            let dx = ops::activation::activation_backward(&gpu, act, &y, &dyt);
+            let want = reference::activation::activation_backward(act, &want, &dy, cols);
+            assert_close(&format!("{act:?} backward"), &read(&gpu, &dx), &want, 1e-5);
+        }
+        let y = ops::activation::activation_forward(&gpu, Activation::Softmax, &xt);
+        let want = reference::activation::activation_forward(Activation::Softmax, &x, cols);
+        assert_close("softmax", &read(&gpu, &y), &want, 1e-5);
     }
-    let y = ops::activation::activation_forward(&gpu, Activation::Softmax, &xt);
-    let want = reference::activation::activation_forward(Activation::Softmax, &x, cols);
-    assert_close("softmax", &read(&gpu, &y), &want, 1e-5);
 }
 
 #[test]

@@ -8,6 +8,8 @@
 //   --repeat R   measure everything R times and keep each figure's best (default 1): other jobs
 //                on a shared machine slow single measurements down by up to 3x
 //   --full       add the 1x256x256x64 conv shape and a 1024^3 matmul (default: 256^3 matmul)
+//   --profile    instead, time each dispatch of one seed-cnn training step (batch 64) replayed on
+//                its own, and print them in step order with their share of the step
 // Expects the wasm build in www/pkg/ (scripts/build-web.sh) and bench/browser/node_modules.
 
 import { execFileSync } from 'node:child_process';
@@ -21,6 +23,7 @@ const { values: args } = parseArgs({
     seconds: { type: 'string', default: '1' },
     repeat: { type: 'string', default: '1' },
     full: { type: 'boolean', default: false },
+    profile: { type: 'boolean', default: false },
   },
 });
 const seconds = Number(args.seconds);
@@ -39,25 +42,58 @@ try {
   const page = await browser.newPage();
   const errors = watchConsole(page);
   await page.goto(server.url);
-  report = await page
-    .evaluate(
-      async ([quick, minSeconds, count]) => {
-        const { default: init, Bench } = await import('/pkg/webcnn.js');
-        await init();
-        const bench = await Bench.create();
-        const reports = [];
-        for (let i = 0; i < count; i++) reports.push(await bench.kernels(quick, minSeconds));
-        return reports;
-      },
-      [!args.full, seconds, repeat],
-    )
-    .then(best)
-    .catch((error) => {
-      throw new Error(`measuring the kernels failed: ${error.message} ${errors.join(' | ')}`);
-    });
+  const measure = args.profile ? profileStep(page, seconds) : measureKernels(page, seconds);
+  report = await measure.catch((error) => {
+    throw new Error(`measuring the kernels failed: ${error.message} ${errors.join(' | ')}`);
+  });
 } finally {
   await browser.close();
   await server.close();
+}
+
+/** Measures the FMA peak and the kernels `repeat` times in the page; keeps the best figures. */
+async function measureKernels(page, minSeconds) {
+  const reports = await page.evaluate(
+    async ([quick, minSeconds, count]) => {
+      const { default: init, Bench } = await import('/pkg/webcnn.js');
+      await init();
+      const bench = await Bench.create();
+      const reports = [];
+      for (let i = 0; i < count; i++) reports.push(await bench.kernels(quick, minSeconds));
+      return reports;
+    },
+    [!args.full, minSeconds, repeat],
+  );
+  return best(reports);
+}
+
+/** Times each dispatch of one training step, after two warm-up steps compile the pipelines. */
+async function profileStep(page, minSeconds) {
+  return page.evaluate(async (minSeconds) => {
+    const { default: init, Bench } = await import('/pkg/webcnn.js');
+    const { fetchDigitFiles } = await import('/bench/measure.js');
+    await init();
+    const bench = await Bench.create();
+    const [images, labels] = await fetchDigitFiles();
+    bench.startTraining(images, labels, 64, 1);
+    await bench.train(2);
+    const started = performance.now();
+    await bench.train(1);
+    const stepMs = performance.now() - started;
+    return { step_ms: stepMs, dispatches: await bench.profile(minSeconds) };
+  }, minSeconds);
+}
+
+if (args.profile) {
+  const total = report.dispatches.reduce((sum, d) => sum + d.ms, 0);
+  console.log(`load before: ${loadBefore}`);
+  console.log(`load after:  ${uptime()}`);
+  console.log(`one step: ${report.step_ms.toFixed(0)} ms; its ${report.dispatches.length} dispatches alone: ${total.toFixed(0)} ms`);
+  for (const d of report.dispatches) {
+    console.log(`${d.ms.toFixed(1).padStart(7)} ms ${((100 * d.ms) / total).toFixed(0).padStart(3)} %  ${d.kernel}`);
+  }
+  console.log(JSON.stringify({ load_before: loadBefore, ...report }));
+  process.exit(0);
 }
 
 /** Keeps the highest of each GFLOP/s figure over several kernel reports of the same shapes. */

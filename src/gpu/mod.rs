@@ -53,6 +53,16 @@ enum Command {
 
 type BindGroupKey = (usize, Vec<(u64, u64, u64)>);
 
+/// A recorded dispatch kept for replay (see [`Gpu::start_capture`]).
+#[derive(Clone)]
+pub struct CapturedDispatch {
+    /// Module, entry point and workgroup grid, e.g. `conv2d.main [11, 4, 1]`.
+    pub label: String,
+    pipeline: Rc<wgpu::ComputePipeline>,
+    bind_group: wgpu::BindGroup,
+    groups: [u32; 3],
+}
+
 /// The device, its queue and the caches that drive it.
 pub struct Gpu {
     /// The wgpu device.
@@ -68,6 +78,7 @@ pub struct Gpu {
     uniforms: RefCell<HashMap<Vec<u8>, Rc<GpuBuffer>>>,
     bind_groups: RefCell<HashMap<BindGroupKey, wgpu::BindGroup>>,
     commands: RefCell<Vec<Command>>,
+    capture: RefCell<Option<Vec<CapturedDispatch>>>,
     dispatch_count: Cell<u64>,
     submit_count: Cell<u64>,
     readback_count: Cell<u64>,
@@ -121,6 +132,7 @@ impl Gpu {
             uniforms: RefCell::default(),
             bind_groups: RefCell::default(),
             commands: RefCell::default(),
+            capture: RefCell::default(),
             dispatch_count: Cell::new(0),
             submit_count: Cell::new(0),
             readback_count: Cell::new(0),
@@ -169,10 +181,38 @@ impl Gpu {
         let (pipeline_id, pipeline) = self.pipelines.get(kernel);
         let uniform = self.uniform(bytemuck::bytes_of(params));
         let bind_group = self.bind_group(pipeline_id, &pipeline, &uniform, storage);
+        if let Some(captured) = self.capture.borrow_mut().as_mut() {
+            captured.push(CapturedDispatch {
+                label: format!("{}.{} {groups:?}", kernel.module, kernel.entry),
+                pipeline: pipeline.clone(),
+                bind_group: bind_group.clone(),
+                groups,
+            });
+        }
         self.commands.borrow_mut().push(Command::Dispatch {
             pipeline,
             bind_group,
             groups,
+        });
+        self.dispatch_count.set(self.dispatch_count.get() + 1);
+    }
+
+    /// Starts keeping a copy of every dispatch recorded from now on, for profiling.
+    pub fn start_capture(&self) {
+        *self.capture.borrow_mut() = Some(Vec::new());
+    }
+
+    /// Stops capturing and returns the dispatches recorded since [`Gpu::start_capture`].
+    pub fn finish_capture(&self) -> Vec<CapturedDispatch> {
+        self.capture.borrow_mut().take().unwrap_or_default()
+    }
+
+    /// Records `dispatch` again, with the same pipeline, bindings and grid.
+    pub fn replay(&self, dispatch: &CapturedDispatch) {
+        self.commands.borrow_mut().push(Command::Dispatch {
+            pipeline: dispatch.pipeline.clone(),
+            bind_group: dispatch.bind_group.clone(),
+            groups: dispatch.groups,
         });
         self.dispatch_count.set(self.dispatch_count.get() + 1);
     }

@@ -54,9 +54,14 @@ pub fn activation_backward(gpu: &Gpu, act: Activation, y: &Tensor, dy: &Tensor) 
         "softmax backward goes through the fused loss"
     );
     let dx = Tensor::empty(gpu, y.shape());
-    let kernel = act.define(Kernel::new("activation", "backward").define("BACKWARD", 1));
     let params = ActivationParams::new(y.len(), 1);
     let storage = [y.binding(), dy.binding(), dx.binding()];
-    gpu.dispatch(&kernel, &params, &storage, gpu.grid_elements(y.len()));
+    if y.len().is_multiple_of(4) {
+        let kernel = act.define(Kernel::new("activation", "backward4").define("BACKWARD4", 1));
+        gpu.dispatch(&kernel, &params, &storage, gpu.grid_elements(y.len() / 4));
+    } else {
+        let kernel = act.define(Kernel::new("activation", "backward").define("BACKWARD", 1));
+        gpu.dispatch(&kernel, &params, &storage, gpu.grid_elements(y.len()));
+    }
     dx
 }

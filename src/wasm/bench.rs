@@ -68,6 +68,17 @@ impl Bench {
         to_js(&sample)
     }
 
+    /// Runs one training step and times each of its dispatches replayed on its own, for at
+    /// least `min_seconds` each. Returns `[{kernel, ms}]` in step order (see
+    /// [`crate::bench::DispatchTime`]).
+    pub async fn profile(&mut self, min_seconds: f64) -> Result<JsValue, JsError> {
+        let Some(training) = self.training.as_mut() else {
+            return Err(js_error("no training run; call startTraining first"));
+        };
+        let times = training.profile(min_seconds).await.map_err(js_error)?;
+        to_js(&times)
+    }
+
     /// Buffers created on the device so far: `{count, bytes}`.
     #[wasm_bindgen(js_name = bufferStats)]
     pub fn buffer_stats(&self) -> Result<JsValue, JsError> {
