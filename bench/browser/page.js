@@ -9,6 +9,10 @@ const SYSTEMS = {
     const { runWebcnn } = await import('./systems/webcnn.js');
     return runWebcnn(options);
   },
+  'webcnn-cpu': async (options) => {
+    const { runWebcnnCpu } = await import('./systems/webcnn-cpu.js');
+    return runWebcnnCpu(options);
+  },
   'tfjs-webgpu': (options) => runTfjs('webgpu', options),
   'tfjs-webgl': (options) => runTfjs('webgl', options),
   'tfjs-cpu': (options) => runTfjs('cpu', options),

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// Side-by-side benchmark: trains the seed CNN with webcnn, TensorFlow.js (webgpu, webgl, cpu,
-// wasm backends) and ConvNetJS in one headless Chromium session on the same WebGPU adapter.
+// Side-by-side benchmark: trains the seed CNN with webcnn (WebGPU, and its CPU path in wasm),
+// TensorFlow.js (webgpu, webgl, cpu, wasm backends) and ConvNetJS in one headless Chromium
+// session, where the WebGPU systems share one adapter.
 // It also measures webcnn's kernels next to the adapter's FMA peak and adds the native figures
 // of `cargo bench --bench train`, then writes benchmarks.json, benchmarks.md and benchmarks.svg.
 //
@@ -27,10 +28,18 @@ import { startServer } from './server.mjs';
 const repoDir = fileURLToPath(new URL('../../', import.meta.url));
 
 /** Training systems in the order they run; tfjs-wasm may fail (see UNSUPPORTED_OK). */
-export const SYSTEMS = ['webcnn', 'tfjs-webgpu', 'tfjs-webgl', 'tfjs-cpu', 'tfjs-wasm', 'convnetjs'];
+export const SYSTEMS = [
+  'webcnn',
+  'webcnn-cpu',
+  'tfjs-webgpu',
+  'tfjs-webgl',
+  'tfjs-cpu',
+  'tfjs-wasm',
+  'convnetjs',
+];
 // tfjs's wasm backend registers no Conv2DBackpropFilter kernel, so training a conv net throws.
 const UNSUPPORTED_OK = new Set(['tfjs-wasm']);
-/** Fields every trained system reports, and the extra ones webcnn reports. */
+/** Fields every trained system reports, and the extra ones the webcnn (WebGPU) system reports. */
 export const REQUIRED = ['examples_per_second', 'warmup_ms', 'median_step_ms', 'gflops', 'loss'];
 export const WEBCNN_REQUIRED = ['dispatches_per_step', 'readbacks_per_step', 'gpu_bytes', 'pipelined_examples_per_second'];
 

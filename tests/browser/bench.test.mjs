@@ -1,6 +1,7 @@
-// Smoke run of the side-by-side benchmark (bench/browser/run.mjs --smoke): every system trains
-// a step in headless Chromium, and the report must hold every system's figures. Keeps the
-// harness from rotting; the measured numbers of a full run live in docs/benchmarks.md.
+// Smoke run of the side-by-side benchmark (bench/browser/run.mjs --smoke): every system, webcnn's
+// CPU path included, trains a step in headless Chromium, and the report must hold every
+// system's figures. Keeps the harness from rotting; the measured numbers of a full run live in
+// docs/benchmarks.md.
 
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -42,6 +43,11 @@ test('the benchmark smoke run reports every system', { timeout: 900_000 }, async
     assert.ok(webcnn.dispatches_per_step >= 10, `webcnn dispatched ${webcnn.dispatches_per_step} per step`);
     assert.equal(webcnn.readbacks_per_step, 1, 'webcnn reads back once per synchronised step');
     assert.ok(webcnn.gpu_bytes > 0, 'webcnn allocated no GPU buffers');
+    const webcnnCpu = report.systems['webcnn-cpu'];
+    assert.equal(webcnnCpu.backend, 'cpu', 'webcnn-cpu trained on another backend');
+    assert.equal(webcnnCpu.gpu_bytes, undefined, 'webcnn-cpu reports GPU bytes');
+    assert.ok(report.summary.speedup_over_fastest_peer > 0, 'no webcnn speed-up in the summary');
+    assert.ok(report.summary.cpu_speedup_over_fastest_peer > 0, 'no webcnn-cpu speed-up in the summary');
 
     const kernels = report.kernels.browser;
     assert.ok(kernels?.fma_peak_gflops > 0, `no FMA peak: ${report.kernels.error}`);
@@ -55,6 +61,9 @@ test('the benchmark smoke run reports every system', { timeout: 900_000 }, async
 
     const markdown = await readFile(join(out, 'benchmarks.md'), 'utf8');
     for (const system of SYSTEMS) assert.match(markdown, new RegExp(`^\\| ${system} \\|`, 'm'));
+    assert.match(markdown, /^\| webcnn-cpu \|.*\| CPU \| - \| - \|/m, 'webcnn-cpu row without CPU in GPU bytes');
+    assert.match(markdown, /^- webcnn trains \d+\.\d\dx as fast as the fastest peer/m);
+    assert.match(markdown, /^- webcnn's CPU path \(webcnn-cpu\) trains \d+\.\d\dx as fast as the fastest peer/m);
     assert.match(await readFile(join(out, 'benchmarks.svg'), 'utf8'), /^<svg /);
   } finally {
     await rm(out, { recursive: true, force: true });
@@ -66,4 +75,6 @@ test('a result without a required field is reported', () => {
   assert.deepEqual(missingFields('webcnn', complete), []);
   assert.deepEqual(missingFields('webcnn', { ...complete, gpu_bytes: undefined }), ['gpu_bytes']);
   assert.deepEqual(missingFields('tfjs-cpu', { ...complete, loss: Number.NaN }), ['loss']);
+  const common = Object.fromEntries(REQUIRED.map((field) => [field, 1]));
+  assert.deepEqual(missingFields('webcnn-cpu', common), [], 'webcnn-cpu needs no GPU fields');
 });
