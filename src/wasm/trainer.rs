@@ -118,7 +118,7 @@ impl Trainer {
         self.fallback_reason.clone()
     }
 
-    /// Parses the gzipped (or plain) IDX images and labels and splits them 7:3 into train and
+    /// Parses the plain (not gzipped) IDX images and labels and splits them 7:3 into train and
     /// test parts with the seed the native CLI uses. Returns `{train, test, classes, shape}`.
     #[wasm_bindgen(js_name = loadData)]
     pub fn load_data(&mut self, images: &[u8], labels: &[u8]) -> Result<JsValue, JsError> {
