@@ -18,7 +18,7 @@ use crate::data::{
 };
 use crate::gpu::{Gpu, GpuOptions};
 use crate::io::tfjs::TfjsModel;
-use crate::model::{build_layers, check_output, ModelConfig};
+use crate::model::{build_layers, check_output, layer_name, ModelConfig};
 
 pub use bench::{train_digits, Bench};
 pub use face::FaceDetector;
@@ -82,7 +82,7 @@ pub fn preset_config(name: &str) -> Result<JsValue, JsError> {
 #[derive(Serialize)]
 struct LayerRow {
     /// Layer type as written in the config (`conv2d`, `dense`, ...).
-    kind: String,
+    kind: &'static str,
     /// Output shape of one example.
     output_shape: Vec<usize>,
     /// Parameter count.
@@ -105,17 +105,11 @@ fn layer_rows(config: &ModelConfig) -> crate::Result<Vec<LayerRow>> {
         .iter()
         .zip(&config.layers)
         .map(|(layer, layer_config)| LayerRow {
-            kind: layer_kind(layer_config),
+            kind: layer_name(layer_config),
             output_shape: layer.output_shape().to_vec(),
             params: layer.params().iter().map(|slot| slot.len()).sum(),
         })
         .collect())
-}
-
-/// The `type` tag of a layer config.
-fn layer_kind(config: &crate::layers::LayerConfig) -> String {
-    let value = serde_json::to_value(config).expect("layer configs serialise");
-    value["type"].as_str().unwrap_or("layer").to_string()
 }
 
 /// Parses plain (not gzipped) IDX images and labels. Returns `{images, labels, shape,
