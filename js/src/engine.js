@@ -156,7 +156,12 @@ export async function fetchIdx(url) {
     const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream('gzip'));
     return new Uint8Array(await new Response(stream).arrayBuffer());
   } catch (error) {
-    throw new Error(`cannot decompress ${url}: ${errorText(error)}; the gzip data is corrupt, so download or regenerate the file`);
+    // NOTE: Chromium 156 also rejects multi-member gzip (concatenated streams), which the native
+    // reader accepts.
+    throw new Error(
+      `cannot decompress ${url}: ${errorText(error)}; the gzip data is corrupt or has several members, ` +
+        'so download the file again or recompress it as one gzip stream',
+    );
   }
 }
 
