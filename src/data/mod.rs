@@ -7,7 +7,8 @@
 
 mod dataset;
 mod dir;
-#[cfg(feature = "embedded-data")]
+// The digits are gzipped, and the WebAssembly build has no gzip decoder (see `gzip`).
+#[cfg(all(feature = "embedded-data", not(target_arch = "wasm32")))]
 mod embedded;
 mod error;
 mod gzip;
@@ -16,7 +17,7 @@ mod split;
 
 pub use dataset::{DataSplit, Dataset};
 pub use dir::load_dir;
-#[cfg(feature = "embedded-data")]
+#[cfg(all(feature = "embedded-data", not(target_arch = "wasm32")))]
 pub use embedded::embedded_mnist;
 pub use error::DataError;
 pub use idx::{
