@@ -327,7 +327,8 @@ impl Model {
     }
 }
 
-fn layer_name(config: &LayerConfig) -> &'static str {
+/// Returns the `type` tag of a layer config, as written in model configs (`conv2d`, `dense`, ...).
+pub(crate) fn layer_name(config: &LayerConfig) -> &'static str {
     match config {
         LayerConfig::Conv2d(_) => "conv2d",
         LayerConfig::MaxPool2d(_) => "max_pool2d",
@@ -493,5 +494,31 @@ fn truncated_normal(values: &mut [f32], std: f64, rng: &mut impl Rng) {
             }
         };
         *v = (sample * scale) as f32;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layer_names_match_config_tags() {
+        let layers: Vec<LayerConfig> = serde_json::from_str(
+            r#"[
+                {"type": "conv2d", "filters": 1, "kernel_size": [1, 1]},
+                {"type": "max_pool2d", "pool_size": [2, 2]},
+                {"type": "avg_pool2d", "pool_size": [2, 2]},
+                {"type": "flatten"},
+                {"type": "dense", "units": 1},
+                {"type": "activation", "activation": "relu"},
+                {"type": "dropout", "rate": 0.5},
+                {"type": "depthwise_conv2d", "kernel_size": [1, 1]}
+            ]"#,
+        )
+        .unwrap();
+        for layer in &layers {
+            let tag = serde_json::to_value(layer).unwrap()["type"].clone();
+            assert_eq!(layer_name(layer), tag, "{layer:?}");
+        }
     }
 }

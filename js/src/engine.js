@@ -147,6 +147,24 @@ export function serve(handlers) {
   };
 }
 
+/** Fetches an IDX file, plain or gzipped, as plain bytes: the wasm core has no gzip decoder, so
+ * the browser's DecompressionStream decompresses input that starts with the gzip magic bytes. */
+export async function fetchIdx(url) {
+  const bytes = await fetchBytes(url);
+  if (bytes[0] !== 0x1f || bytes[1] !== 0x8b) return bytes;
+  try {
+    const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream('gzip'));
+    return new Uint8Array(await new Response(stream).arrayBuffer());
+  } catch (error) {
+    // NOTE: Chromium 156 also rejects multi-member gzip (concatenated streams), which the native
+    // reader accepts.
+    throw new Error(
+      `cannot decompress ${url}: ${errorText(error)}; the gzip data is corrupt or has several members, ` +
+        'so download the file again or recompress it as one gzip stream',
+    );
+  }
+}
+
 /** Fetches `url` as bytes; raises with the HTTP status on failure. */
 export async function fetchBytes(url) {
   const response = await fetch(url);

@@ -5,7 +5,7 @@
 import init, {
   Trainer, describeModel, importTfjs, parseIdx, presetConfig, tfjsWeightPaths,
 } from '../pkg/webcnn.js';
-import { TrainerDriver, fetchBytes, openTrainer, serve } from './engine.js';
+import { TrainerDriver, fetchBytes, fetchIdx, openTrainer, serve } from './engine.js';
 
 let trainer = null;
 let driver = null;
@@ -74,7 +74,7 @@ serve({
   },
   async parseIdx({ imagesUrl, labelsUrl }) {
     await init();
-    const [images, labels] = await Promise.all([fetchBytes(imagesUrl), fetchBytes(labelsUrl)]);
+    const [images, labels] = await Promise.all([fetchIdx(imagesUrl), fetchIdx(labelsUrl)]);
     return parseIdx(images, labels);
   },
 });

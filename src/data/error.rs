@@ -42,6 +42,17 @@ pub enum DataError {
         source: io::Error,
     },
 
+    /// Gzipped input in the WebAssembly build, which has no gzip decoder. Native builds
+    /// decompress it.
+    #[error(
+        "{name} is gzipped, but the WebAssembly build reads plain IDX only; decompress it \
+        first, for example with DecompressionStream('gzip') as fetchIdx of the npm package does"
+    )]
+    GzipUnsupported {
+        /// File or source name.
+        name: String,
+    },
+
     /// An IDX file is shorter than its header describes.
     #[error(
         "{name} is truncated: expected {expected} bytes from its IDX header, got {actual}; \

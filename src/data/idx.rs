@@ -3,18 +3,16 @@
 //! An IDX file starts with the magic number `00 00 TYPE RANK`, then RANK big-endian u32 dimension
 //! sizes, then the values in row-major order, big-endian. Image files have rank 3 (count, height,
 //! width) or rank 4 (count, height, width, channels), and label files have rank 1. Input that
-//! starts with the gzip magic bytes `1f 8b` is decompressed first, whatever the file is called.
+//! starts with the gzip magic bytes `1f 8b` is decompressed first, whatever the file is called,
+//! except in the WebAssembly build, which raises [`DataError::GzipUnsupported`] (see
+//! [`super::gzip`]).
 
 use std::borrow::Cow;
-use std::fs::{self, File};
-use std::io::{self, Read, Write};
+use std::fs;
 use std::path::Path;
 
-use flate2::read::MultiGzDecoder;
-use flate2::write::GzEncoder;
-use flate2::Compression;
-
 use super::dataset::find_non_finite;
+use super::gzip::gunzip;
 use super::{DataError, Dataset};
 
 /// First two bytes of every gzip stream.
@@ -180,6 +178,7 @@ pub fn encode_idx_labels(dataset: &Dataset) -> Result<Vec<u8>, DataError> {
 /// Writes the images of `dataset` as a u8 IDX file, gzipped when `path` ends in `.gz`.
 ///
 /// See [`encode_idx_images`] for the format and rounding.
+#[cfg(not(target_arch = "wasm32"))]
 pub fn write_idx_images(path: impl AsRef<Path>, dataset: &Dataset) -> Result<(), DataError> {
     write_file(path.as_ref(), &encode_idx_images(dataset))
 }
@@ -187,6 +186,7 @@ pub fn write_idx_images(path: impl AsRef<Path>, dataset: &Dataset) -> Result<(),
 /// Writes the labels of `dataset` as a u8 IDX file, gzipped when `path` ends in `.gz`.
 ///
 /// Errors: a label above 255, or a file that cannot be written.
+#[cfg(not(target_arch = "wasm32"))]
 pub fn write_idx_labels(path: impl AsRef<Path>, dataset: &Dataset) -> Result<(), DataError> {
     write_file(path.as_ref(), &encode_idx_labels(dataset)?)
 }
@@ -195,14 +195,7 @@ fn decompress<'a>(bytes: &'a [u8], name: &str) -> Result<Cow<'a, [u8]>, DataErro
     if !bytes.starts_with(&GZIP_MAGIC) {
         return Ok(Cow::Borrowed(bytes));
     }
-    let mut decompressed = Vec::new();
-    MultiGzDecoder::new(bytes)
-        .read_to_end(&mut decompressed)
-        .map_err(|source| DataError::Gzip {
-            name: name.to_string(),
-            source,
-        })?;
-    Ok(Cow::Owned(decompressed))
+    gunzip(bytes, name).map(Cow::Owned)
 }
 
 fn parse_header(bytes: &[u8], name: &str) -> Result<IdxHeader, DataError> {
@@ -353,10 +346,11 @@ fn read_file(path: &Path) -> Result<Vec<u8>, DataError> {
     })
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 fn write_file(path: &Path, bytes: &[u8]) -> Result<(), DataError> {
     let gzip = path.extension().is_some_and(|extension| extension == "gz");
     let result = if gzip {
-        write_gzip(path, bytes)
+        super::gzip::write_gzip(path, bytes)
     } else {
         fs::write(path, bytes)
     };
@@ -364,12 +358,6 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<(), DataError> {
         path: path.display().to_string(),
         source,
     })
-}
-
-fn write_gzip(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let mut encoder = GzEncoder::new(File::create(path)?, Compression::best());
-    encoder.write_all(bytes)?;
-    encoder.finish()?.sync_all()
 }
 
 fn unsupported_type(
@@ -407,6 +395,11 @@ fn hex_bytes(bytes: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::io::Write;
+
+    use flate2::write::GzEncoder;
+    use flate2::Compression;
+
     use super::*;
 
     /// Builds an IDX file from a type code, dimension sizes and raw payload bytes.

@@ -7,20 +7,23 @@
 
 mod dataset;
 mod dir;
-#[cfg(feature = "embedded-data")]
+// The digits are gzipped, and the WebAssembly build has no gzip decoder (see `gzip`).
+#[cfg(all(feature = "embedded-data", not(target_arch = "wasm32")))]
 mod embedded;
 mod error;
+mod gzip;
 mod idx;
 mod split;
 
 pub use dataset::{DataSplit, Dataset};
 pub use dir::load_dir;
-#[cfg(feature = "embedded-data")]
+#[cfg(all(feature = "embedded-data", not(target_arch = "wasm32")))]
 pub use embedded::embedded_mnist;
 pub use error::DataError;
 pub use idx::{
     encode_idx_images, encode_idx_labels, parse_idx_dataset, parse_idx_images, parse_idx_labels,
-    read_idx_dataset, read_idx_images, read_idx_labels, write_idx_images, write_idx_labels,
-    IdxImages,
+    read_idx_dataset, read_idx_images, read_idx_labels, IdxImages,
 };
+#[cfg(not(target_arch = "wasm32"))]
+pub use idx::{write_idx_images, write_idx_labels};
 pub use split::{stratified_split, DEFAULT_SPLIT_SEED, DEFAULT_TEST_FRACTION};

@@ -37,23 +37,30 @@ impl Kernel {
     }
 }
 
+/// Includes `shaders/NAME` as build.rs writes it: without its `//` comments.
+macro_rules! wgsl {
+    ($name:literal) => {
+        include_str!(concat!(env!("OUT_DIR"), "/", $name))
+    };
+}
+
 /// The WGSL files that make up each module, concatenated in order.
 fn module_sources(module: &str) -> &'static [&'static str] {
-    const GEMM: &str = include_str!("../../shaders/gemm.wgsl");
-    const ACT: &str = include_str!("../../shaders/act.wgsl");
+    const GEMM: &str = wgsl!("gemm.wgsl");
+    const ACT: &str = wgsl!("act.wgsl");
     match module {
-        "conv2d" => &[include_str!("../../shaders/conv2d.wgsl"), ACT, GEMM],
-        "matmul" => &[include_str!("../../shaders/matmul.wgsl"), ACT, GEMM],
-        "pool" => &[include_str!("../../shaders/pool.wgsl")],
-        "crop" => &[include_str!("../../shaders/crop.wgsl")],
-        "depthwise" => &[include_str!("../../shaders/depthwise.wgsl")],
-        "activation" => &[include_str!("../../shaders/activation.wgsl"), ACT],
-        "loss" => &[include_str!("../../shaders/loss.wgsl")],
-        "optim" => &[include_str!("../../shaders/optim.wgsl")],
-        "reduce" => &[include_str!("../../shaders/reduce.wgsl")],
-        "dropout" => &[include_str!("../../shaders/dropout.wgsl")],
-        "peak" => &[include_str!("../../shaders/peak.wgsl")],
-        "augment" => &[include_str!("../../shaders/augment.wgsl")],
+        "conv2d" => &[wgsl!("conv2d.wgsl"), ACT, GEMM],
+        "matmul" => &[wgsl!("matmul.wgsl"), ACT, GEMM],
+        "pool" => &[wgsl!("pool.wgsl")],
+        "crop" => &[wgsl!("crop.wgsl")],
+        "depthwise" => &[wgsl!("depthwise.wgsl")],
+        "activation" => &[wgsl!("activation.wgsl"), ACT],
+        "loss" => &[wgsl!("loss.wgsl")],
+        "optim" => &[wgsl!("optim.wgsl")],
+        "reduce" => &[wgsl!("reduce.wgsl")],
+        "dropout" => &[wgsl!("dropout.wgsl")],
+        "peak" => &[wgsl!("peak.wgsl")],
+        "augment" => &[wgsl!("augment.wgsl")],
         _ => panic!("unknown WGSL module {module}"),
     }
 }

@@ -40,7 +40,7 @@ impl Bench {
     }
 
     /// Builds the seed CNN with Adam for training in batches of `batch_size` on the training part
-    /// of the gzipped IDX digits (the split of [`train_digits`]). Returns the most steps the run
+    /// of the IDX digits (the split of [`train_digits`]). Returns the most steps the run
     /// allows.
     #[wasm_bindgen(js_name = startTraining)]
     pub fn start_training(
@@ -86,7 +86,7 @@ impl Bench {
     }
 }
 
-/// Parses the gzipped (or plain) IDX digits and returns the training part of the split the
+/// Parses the plain (not gzipped) IDX digits and returns the training part of the split the
 /// trainer page uses, for the harness's other systems: `{images, labels, count, shape}` with
 /// `images` a Float32Array (NHWC, values in [0, 1]) and `labels` a Uint32Array.
 #[wasm_bindgen(js_name = trainDigits)]

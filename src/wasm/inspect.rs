@@ -26,7 +26,7 @@ pub struct LayerActivation {
     /// Index of the layer in the model config.
     pub layer: usize,
     /// Layer type (`conv2d`, `max_pool2d`, ...).
-    pub kind: String,
+    pub kind: &'static str,
     /// Output shape of the example, `[H, W, C]` for image-shaped outputs.
     pub shape: Vec<usize>,
     /// Values in HWC order.
@@ -67,7 +67,7 @@ pub async fn activations(net: NetRef<'_>, image: &[f32]) -> Result<Vec<LayerActi
         .zip(outputs)
         .map(|(index, values)| LayerActivation {
             layer: index,
-            kind: super::layer_kind(&config.layers[index]),
+            kind: crate::model::layer_name(&config.layers[index]),
             shape: shapes[index].clone(),
             values,
         })

@@ -1,7 +1,8 @@
 //! wasm-bindgen API for the browser trainer. This is the only module that knows JS types: the
 //! worker in `www/src/worker.js` drives a [`Trainer`], and every value crosses the boundary as a
 //! plain JS object (serde), a typed array or a JS `Error` whose message is the [`crate::Error`]
-//! text.
+//! text. IDX files arrive decompressed: the module has no gzip decoder, to keep it small, so the
+//! JS side gunzips them (`fetchIdx` in `js/src/engine.js`).
 
 mod backend;
 mod bench;
@@ -17,7 +18,7 @@ use crate::data::{
 };
 use crate::gpu::{Gpu, GpuOptions};
 use crate::io::tfjs::TfjsModel;
-use crate::model::{build_layers, check_output, ModelConfig};
+use crate::model::{build_layers, check_output, layer_name, ModelConfig};
 
 pub use bench::{train_digits, Bench};
 pub use face::FaceDetector;
@@ -62,7 +63,7 @@ async fn open_gpu() -> crate::Result<Gpu> {
     Ok(gpu)
 }
 
-/// Parses gzipped (or plain) IDX images and labels and splits them 7:3 into train and test
+/// Parses plain (not gzipped) IDX images and labels and splits them 7:3 into train and test
 /// parts with the seed the native CLI uses.
 fn split_digits(images: &[u8], labels: &[u8]) -> Result<DataSplit, JsError> {
     let dataset = parse_idx_dataset(images, "images", labels, "labels").map_err(js_error)?;
@@ -81,7 +82,7 @@ pub fn preset_config(name: &str) -> Result<JsValue, JsError> {
 #[derive(Serialize)]
 struct LayerRow {
     /// Layer type as written in the config (`conv2d`, `dense`, ...).
-    kind: String,
+    kind: &'static str,
     /// Output shape of one example.
     output_shape: Vec<usize>,
     /// Parameter count.
@@ -104,20 +105,14 @@ fn layer_rows(config: &ModelConfig) -> crate::Result<Vec<LayerRow>> {
         .iter()
         .zip(&config.layers)
         .map(|(layer, layer_config)| LayerRow {
-            kind: layer_kind(layer_config),
+            kind: layer_name(layer_config),
             output_shape: layer.output_shape().to_vec(),
             params: layer.params().iter().map(|slot| slot.len()).sum(),
         })
         .collect())
 }
 
-/// The `type` tag of a layer config.
-fn layer_kind(config: &crate::layers::LayerConfig) -> String {
-    let value = serde_json::to_value(config).expect("layer configs serialise");
-    value["type"].as_str().unwrap_or("layer").to_string()
-}
-
-/// Parses gzipped (or plain) IDX images and labels. Returns `{images, labels, shape,
+/// Parses plain (not gzipped) IDX images and labels. Returns `{images, labels, shape,
 /// classes}`: pixels as a `Float32Array` (u8 files scaled to [0, 1]), labels as a
 /// `Uint32Array` and the shape [height, width, channels] of one image.
 #[wasm_bindgen(js_name = parseIdx)]

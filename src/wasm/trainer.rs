@@ -63,6 +63,33 @@ struct TestResult {
     misclassified: Vec<[u32; 3]>,
 }
 
+/// Result of [`Trainer::load_data`]: example counts, class count and image shape.
+#[derive(Serialize)]
+struct DataSummary {
+    train: usize,
+    test: usize,
+    classes: usize,
+    /// [height, width, channels] of one image.
+    shape: [usize; 3],
+}
+
+/// Result of [`Trainer::start`].
+#[derive(Serialize)]
+struct StartResult<'a> {
+    steps_per_epoch: usize,
+    /// Layer table of the model, as text.
+    summary: String,
+    config: &'a ModelConfig,
+}
+
+/// Result of [`Trainer::load`].
+#[derive(Serialize)]
+struct ModelInfo<'a> {
+    /// Layer table of the model, as text.
+    summary: String,
+    config: &'a ModelConfig,
+}
+
 enum State {
     Empty,
     /// A model not in training, with the optimizer state of its last run, if any.
@@ -118,18 +145,18 @@ impl Trainer {
         self.fallback_reason.clone()
     }
 
-    /// Parses the gzipped (or plain) IDX images and labels and splits them 7:3 into train and
+    /// Parses the plain (not gzipped) IDX images and labels and splits them 7:3 into train and
     /// test parts with the seed the native CLI uses. Returns `{train, test, classes, shape}`.
     #[wasm_bindgen(js_name = loadData)]
     pub fn load_data(&mut self, images: &[u8], labels: &[u8]) -> Result<JsValue, JsError> {
         let split = split_digits(images, labels)?;
         let (train, test) = (&split.train, &split.test);
-        let summary = serde_json::json!({
-            "train": train.len(),
-            "test": test.len(),
-            "classes": train.num_classes,
-            "shape": [train.height, train.width, train.channels],
-        });
+        let summary = DataSummary {
+            train: train.len(),
+            test: test.len(),
+            classes: train.num_classes,
+            shape: [train.height, train.width, train.channels],
+        };
         self.data = Some(split);
         to_js(&summary)
     }
@@ -330,13 +357,14 @@ impl Trainer {
             self.engine.name(),
             run.steps_per_epoch()
         );
-        let result = serde_json::json!({
-            "steps_per_epoch": run.steps_per_epoch(),
-            "summary": run.net().summary(),
-            "config": run.net().config(),
-        });
+        let result = StartResult {
+            steps_per_epoch: run.steps_per_epoch(),
+            summary: run.net().summary(),
+            config: run.net().config(),
+        };
+        let result = to_js(&result);
         self.state = State::Training(run);
-        to_js(&result)
+        result
     }
 
     /// Runs up to `steps` training steps and waits for them to finish. Returns
@@ -456,13 +484,13 @@ impl Trainer {
                 })
             })?;
         }
-        let result = serde_json::json!({
-            "summary": net.as_ref().summary(),
-            "config": net.as_ref().config(),
+        let result = to_js(&ModelInfo {
+            summary: net.as_ref().summary(),
+            config: net.as_ref().config(),
         });
         log::info!("loaded model {name}");
         self.state = State::Idle(net, None);
-        to_js(&result)
+        result
     }
 
     /// Returns whether a model is built (idle or training).

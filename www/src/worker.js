@@ -7,7 +7,7 @@
 import init, { Trainer, describeModel, presetConfig } from '../pkg/webcnn.js';
 import imagesUrl from '../../data/mnist-10k-images-idx3-ubyte.gz?url';
 import labelsUrl from '../../data/mnist-10k-labels-idx1-ubyte.gz?url';
-import { TrainerDriver, errorText, fetchBytes, openTrainer, serve } from '../../js/src/engine.js';
+import { TrainerDriver, errorText, fetchIdx, openTrainer, serve } from '../../js/src/engine.js';
 
 let trainer = null;
 let driver = null;
@@ -17,7 +17,7 @@ async function startEngine() {
   const engine = await openTrainer(Trainer);
   trainer = engine.trainer;
   driver = new TrainerDriver(trainer);
-  const [images, labels] = await Promise.all([fetchBytes(imagesUrl), fetchBytes(labelsUrl)]);
+  const [images, labels] = await Promise.all([fetchIdx(imagesUrl), fetchIdx(labelsUrl)]);
   const data = trainer.loadData(images, labels);
   try {
     await trainer.warmUp(presetConfig('seed-cnn'));
