@@ -2,10 +2,11 @@ import { defineConfig } from 'vite';
 
 // The page lives in www/. The wasm glue is built into www/pkg/ by scripts/build-web.sh, and the
 // MNIST files are imported from ../data with `?url`, so the dev server may read the parent folder.
+// Files in www/public/ (the showcase's pre-trained digit model) are copied into dist/ as they are.
 export default defineConfig({
   root: '.',
   base: './',
-  publicDir: false,
+  publicDir: 'public',
   server: {
     host: '127.0.0.1',
     fs: { allow: ['..'] },

@@ -1,5 +1,5 @@
-// The showcase page's script: defines the elements and hands the trained model to the
-// classifier when training is done.
+// The showcase page's script: defines the elements and, when training is done, hands the
+// trained model to the classifier in place of the pre-trained one it loaded from its src.
 
 import '../../js/src/elements.js';
 

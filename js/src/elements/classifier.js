@@ -4,9 +4,9 @@
 // Attributes: src (URL of a webcnn .safetensors file or of a tfjs-layers model.json), input,
 // top-k (default 3) and labels (comma-separated class names; default the class indices). The
 // input is `draw` (the default, for models whose input is an image with 1 or 3 channels) or
-// `webcam`. The
-// `model` property takes a Sequential instead of src. Events: 'load' (a model is ready),
-// 'prediction' (detail {top: [{index, label, probability}]}) and 'error' (detail {message}).
+// `webcam`. The `model` property takes a Sequential instead of src, and setting it or a new src
+// drops a model still loading from the old src. Events: 'load' (a model is ready), 'prediction'
+// (detail {top: [{index, label, probability}]}) and 'error' (detail {message}).
 // The pad resamples the drawing to the model's input height and width, with the grey value in
 // every channel; a model whose input has another number of channels gives an error event.
 
@@ -25,7 +25,11 @@ export class WebcnnClassifier extends HTMLElement {
     super();
     this.current = null;
     this.ownsModel = false;
+    // The latest load() call, so that an older one finishing later cannot replace its model.
+    this.pendingLoad = null;
     this.busy = false;
+    // The latest drawing that arrived during a prediction, to classify when that one ends.
+    this.queuedPixels = null;
     this.stream = null;
     this.timer = null;
     this.pad = null;
@@ -61,6 +65,7 @@ export class WebcnnClassifier extends HTMLElement {
   }
 
   set model(model) {
+    this.pendingLoad = null;
     this.replaceModel(model, false);
   }
 
@@ -84,12 +89,17 @@ export class WebcnnClassifier extends HTMLElement {
     }
   }
 
+  // Loads the model at `src` unless the model property or another src is set before it loads.
   async load(src) {
+    const request = Symbol(src);
+    this.pendingLoad = request;
     this.status(`Loading ${src}…`);
     try {
-      this.replaceModel(await loadModel(src), true);
+      const model = await loadModel(src);
+      if (this.pendingLoad === request) this.replaceModel(model, true);
+      else model.dispose();
     } catch (error) {
-      this.fail(error);
+      if (this.pendingLoad === request) this.fail(error);
     }
   }
 
@@ -169,9 +179,15 @@ export class WebcnnClassifier extends HTMLElement {
     return pixels;
   }
 
+  // Classifies `pixels`, or keeps them for later while a prediction runs, so that the final
+  // state of a stroke is always classified.
   async classify(pixels) {
     const model = this.current;
-    if (!model || this.busy) return;
+    if (!model) return;
+    if (this.busy) {
+      this.queuedPixels = pixels;
+      return;
+    }
     this.busy = true;
     try {
       const output = await model.predict(tensor(pixels, [1, ...model.inputShape]));
@@ -181,6 +197,9 @@ export class WebcnnClassifier extends HTMLElement {
     } finally {
       this.busy = false;
     }
+    const next = this.queuedPixels;
+    this.queuedPixels = null;
+    if (next) await this.classify(next);
   }
 
   show(probabilities) {
