@@ -74,7 +74,9 @@ export async function fetchDigitFiles() {
     names.map(async (name) => {
       const response = await fetch(`/data/${name}`);
       if (!response.ok) throw new Error(`loading /data/${name} failed: HTTP ${response.status}`);
-      return new Uint8Array(await response.arrayBuffer());
+      // The wasm core reads plain IDX only, so gunzip here as the package's fetchIdx does.
+      const stream = response.body.pipeThrough(new DecompressionStream('gzip'));
+      return new Uint8Array(await new Response(stream).arrayBuffer());
     }),
   );
 }
