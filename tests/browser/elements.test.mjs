@@ -85,7 +85,11 @@ function loadTestDigits(page) {
   return page.evaluate(async () => {
     const { default: init, Trainer } = await import('/js/pkg/webcnn.js');
     await init();
-    const bytes = async (url) => new Uint8Array(await (await fetch(url)).arrayBuffer());
+    // The wasm core reads plain IDX, so the gzipped files are decompressed here.
+    const bytes = async (url) => {
+      const stream = (await fetch(url)).body.pipeThrough(new DecompressionStream('gzip'));
+      return new Uint8Array(await new Response(stream).arrayBuffer());
+    };
     const images = await bytes('data/mnist-10k-images-idx3-ubyte.gz');
     const labels = await bytes('data/mnist-10k-labels-idx1-ubyte.gz');
     const splitter = Trainer.createCpu('the test only splits the digits');
