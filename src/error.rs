@@ -23,8 +23,10 @@ pub enum Error {
     #[error("GPU unavailable: {0}")]
     Gpu(String),
     /// A file could not be read or written.
-    #[error("cannot access {path}: {source}")]
+    #[error("{action} {path} failed: {source}; check the path and its permissions")]
     Io {
+        /// The operation that failed: `reading` or `writing`.
+        action: &'static str,
         /// File path.
         path: String,
         /// Underlying error.

@@ -188,6 +188,7 @@ fn write_model(
     }
     let bytes = webcnn::io::encode(config, weights)?;
     std::fs::write(out, bytes).map_err(|source| webcnn::Error::Io {
+        action: "writing",
         path: out.display().to_string(),
         source,
     })?;

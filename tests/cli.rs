@@ -128,6 +128,16 @@ fn bad_arguments_fail_with_clear_messages() {
 }
 
 /// Writes a tfjs-layers model.json (Flatten, Dense 10) and its weights.bin into `folder`.
+/// Runs `webcnn import MODEL --out OUT`.
+fn import_model(model: &std::path::Path, out: &std::path::Path) -> std::process::Output {
+    webcnn(&[
+        "import",
+        model.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ])
+}
+
 fn tfjs_model(folder: &std::path::Path) -> std::path::PathBuf {
     std::fs::create_dir_all(folder).unwrap();
     let model = r#"{"format": "layers-model", "modelTopology": {"class_name": "Sequential",
@@ -149,6 +159,25 @@ fn tfjs_model(folder: &std::path::Path) -> std::path::PathBuf {
 }
 
 #[test]
+fn import_write_failure_names_writing() {
+    let folder = std::env::temp_dir().join(format!("webcnn-cli-write-{}", std::process::id()));
+    let model = tfjs_model(&folder);
+    let out = folder.join("missing-folder").join("model.safetensors");
+    let output = import_model(&model, &out);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !output.status.success(),
+        "import into a missing folder succeeded"
+    );
+    assert!(
+        stderr.contains(&format!("writing {} failed", out.display())),
+        "{stderr}"
+    );
+    assert!(stderr.contains("check the path"), "{stderr}");
+    std::fs::remove_dir_all(&folder).unwrap();
+}
+
+#[test]
 fn import_refuses_to_overwrite_its_inputs() {
     let folder = std::env::temp_dir().join(format!("webcnn-cli-import-{}", std::process::id()));
     let model = tfjs_model(&folder);
@@ -159,12 +188,7 @@ fn import_refuses_to_overwrite_its_inputs() {
     ];
 
     for out in [&model, &shard] {
-        let output = webcnn(&[
-            "import",
-            model.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ]);
+        let output = import_model(&model, out);
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(
             !output.status.success(),
@@ -185,12 +209,7 @@ fn import_refuses_to_overwrite_its_inputs() {
     );
 
     let out = folder.join("model.safetensors");
-    let output = webcnn(&[
-        "import",
-        model.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let output = import_model(&model, &out);
     assert!(
         output.status.success(),
         "{}",

@@ -315,6 +315,22 @@ fn truncated_and_missing_shards_are_named() {
 }
 
 #[test]
+fn shard_path_outside_folder_is_rejected() {
+    // The path leads to the real shard of the fixture folder beside this one, so an import that
+    // followed it would succeed.
+    let path = damaged("escaping-shard", "mnist-cnn", |json, _| {
+        json["weightsManifest"][1]["paths"][0] = "../mnist-cnn/group2-shard1of1.bin".into();
+    });
+    assert_mentions(
+        &import_error(&path),
+        &[
+            "../mnist-cnn/group2-shard1of1.bin",
+            "outside the model's folder",
+        ],
+    );
+}
+
+#[test]
 fn missing_and_misshaped_tensors_are_named() {
     let mut removed = String::new();
     let path = damaged("missing-tensor", "mnist-cnn", |json, _| {

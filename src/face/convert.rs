@@ -67,6 +67,7 @@ fn read_manifest(dir: &std::path::Path) -> Result<(std::path::PathBuf, WeightsMa
 #[cfg(not(target_arch = "wasm32"))]
 fn read_file(path: &std::path::Path) -> Result<Vec<u8>> {
     std::fs::read(path).map_err(|source| Error::Io {
+        action: "reading",
         path: path.display().to_string(),
         source,
     })

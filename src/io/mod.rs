@@ -174,6 +174,7 @@ pub fn build(gpu: Rc<Gpu>, config: ModelConfig, weights: &Weights, source: &str)
 pub async fn save(model: &Model, path: &std::path::Path) -> Result<()> {
     let bytes = to_bytes(model).await?;
     std::fs::write(path, bytes).map_err(|source| Error::Io {
+        action: "writing",
         path: path.display().to_string(),
         source,
     })
@@ -188,6 +189,7 @@ pub fn load(gpu: Rc<Gpu>, path: &std::path::Path) -> Result<Model> {
         return build(gpu, config, &weights, &path.display().to_string());
     }
     let bytes = std::fs::read(path).map_err(|source| Error::Io {
+        action: "reading",
         path: path.display().to_string(),
         source,
     })?;

@@ -476,6 +476,7 @@ fn weights_manifest(root: &Value) -> std::result::Result<WeightsManifest, String
 /// shards.
 pub fn input_files(path: &std::path::Path) -> Result<Vec<std::path::PathBuf>> {
     let text = std::fs::read(path).map_err(|source| Error::Io {
+        action: "reading",
         path: path.display().to_string(),
         source,
     })?;
@@ -495,6 +496,7 @@ pub fn input_files(path: &std::path::Path) -> Result<Vec<std::path::PathBuf>> {
 pub fn import(path: &std::path::Path) -> Result<(ModelConfig, Weights)> {
     let read = |path: &std::path::Path| {
         std::fs::read(path).map_err(|source| Error::Io {
+            action: "reading",
             path: path.display().to_string(),
             source,
         })

@@ -107,7 +107,7 @@ impl OptimizerConfig {
         };
         if !(lr.is_finite() && lr > 0.0) {
             return Err(Error::Config(format!(
-                "learning rate must be a positive number, got {lr}; try 0.001 for Adam or 0.01 for SGD"
+                "learning rate must be a finite positive number, got {lr}; try 0.001 for Adam or 0.01 for SGD"
             )));
         }
         for (name, value) in betas {
@@ -223,5 +223,23 @@ impl Optimizer {
             }
         }
         self.steps += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn infinite_learning_rate_rejected() {
+        for lr in [f64::INFINITY, f64::NAN, 0.0, -0.5] {
+            let config = OptimizerConfig::Sgd {
+                learning_rate: lr,
+                momentum: 0.0,
+            };
+            let error = config.validate().unwrap_err().to_string();
+            assert!(error.contains("finite positive number"), "{lr}: {error}");
+            assert!(error.contains(&format!("got {lr}")), "{lr}: {error}");
+        }
     }
 }

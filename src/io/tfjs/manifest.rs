@@ -54,6 +54,25 @@ struct Quantization {
     scale: Option<f32>,
 }
 
+/// Checks that a shard path names a file in the model's folder (or below it): a relative path
+/// without `..`, so neither the command line nor the browser reads a file or URL elsewhere.
+fn check_shard_path(group: usize, path: &str) -> Result<(), String> {
+    let has_scheme = path.split_once(':').is_some();
+    let absolute = path.starts_with('/') || path.starts_with('\\');
+    // A URL parser also reads %2e as a dot.
+    let climbs = path
+        .split(['/', '\\'])
+        .any(|part| part.to_ascii_lowercase().replace("%2e", ".") == "..");
+    if path.is_empty() || has_scheme || absolute || climbs {
+        return Err(format!(
+            "weightsManifest group {group} has the shard path {path:?}, which is outside the \
+             model's folder; shard paths must be relative names such as group1-shard1of1.bin, \
+             so put the shards beside model.json and list them by name"
+        ));
+    }
+    Ok(())
+}
+
 impl WeightsManifest {
     /// Parses the manifest's list of groups (`{paths, weights}` objects) and checks that every
     /// tensor has a storage type webcnn reads.
@@ -63,6 +82,9 @@ impl WeightsManifest {
         for (index, group) in groups.iter().enumerate() {
             let shard_paths: Vec<String> = serde_json::from_value(group["paths"].clone())
                 .map_err(|e| format!("weightsManifest group {index} has no list of paths ({e})"))?;
+            for path in &shard_paths {
+                check_shard_path(index, path)?;
+            }
             let specs: Vec<WeightSpec> =
                 serde_json::from_value(group["weights"].clone()).map_err(|e| {
                     format!("weightsManifest group {index} has a bad weights list ({e})")
@@ -225,6 +247,31 @@ fn f16_to_f32(half: u16) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shard_paths_outside_folder_rejected() {
+        let outside = [
+            "../secret.bin",
+            "a/../../b.bin",
+            "%2E%2e/secret.bin",
+            "/etc/passwd",
+            "\\\\host\\x.bin",
+            "C:x.bin",
+        ];
+        for path in outside {
+            let error = check_shard_path(1, path).unwrap_err();
+            assert!(
+                error.contains("outside the model's folder"),
+                "{path}: {error}"
+            );
+        }
+        for path in ["https://example.com/w.bin", "//example.com/w.bin", ""] {
+            assert!(check_shard_path(0, path).is_err(), "{path:?} accepted");
+        }
+        for path in ["group1-shard1of1.bin", "weights/group2.bin", "a..b.bin"] {
+            assert_eq!(check_shard_path(0, path), Ok(()), "{path}");
+        }
+    }
 
     #[test]
     fn half_floats_decode() {
