@@ -38,6 +38,25 @@ fn linear_index(wg: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {
     return (wg.x + wg.y * nwg.x) * WG + lid;
 }
 
+// An element of an NHWC tensor: image n, row, column and channel.
+struct Cell { n: u32, row: u32, col: u32, ch: u32 }
+
+// The cell of y (and dy) at flat index i.
+fn out_cell(i: u32) -> Cell {
+    let ch = i % CHANNELS;
+    let col = (i / CHANNELS) % OUT_W;
+    let row = (i / (CHANNELS * OUT_W)) % OUT_H;
+    return Cell(i / (CHANNELS * OUT_W * OUT_H), row, col, ch);
+}
+
+// The cell of x (and dx) at flat index i.
+fn in_cell(i: u32) -> Cell {
+    let ch = i % CHANNELS;
+    let col = (i / CHANNELS) % IN_W;
+    let row = (i / (CHANNELS * IN_W)) % IN_H;
+    return Cell(i / (CHANNELS * IN_W * IN_H), row, col, ch);
+}
+
 // First input row (inclusive, padded coordinates clamped to the input) of window oh, and its end.
 fn window_rows(oh: u32) -> vec2<u32> {
     let start = i32(oh * STRIDE_H) - i32(PAD_TOP);
@@ -81,12 +100,11 @@ fn max_forward(
     if (i >= p.batch * OUT_H * OUT_W * CHANNELS) {
         return;
     }
-    let ch = i % CHANNELS;
-    let ow = (i / CHANNELS) % OUT_W;
-    let oh = (i / (CHANNELS * OUT_W)) % OUT_H;
-    let n = i / (CHANNELS * OUT_W * OUT_H);
-    let rows = window_rows(oh);
-    let cols = window_cols(ow);
+    let c = out_cell(i);
+    let n = c.n;
+    let ch = c.ch;
+    let rows = window_rows(c.row);
+    let cols = window_cols(c.col);
     // The lowest finite f32, as a hex literal: Chrome's WGSL compiler (Tint) rejects -3.4028235e38
     // because that decimal rounds to a value beyond the f32 range.
     var best = -0x1.fffffep+127f;
@@ -121,12 +139,11 @@ fn max_backward(
     if (i >= p.batch * IN_H * IN_W * CHANNELS) {
         return;
     }
-    let ch = i % CHANNELS;
-    let iw = (i / CHANNELS) % IN_W;
-    let ih = (i / (CHANNELS * IN_W)) % IN_H;
-    let n = i / (CHANNELS * IN_W * IN_H);
-    let rows = windows_over_row(ih);
-    let cols = windows_over_col(iw);
+    let c = in_cell(i);
+    let n = c.n;
+    let ch = c.ch;
+    let rows = windows_over_row(c.row);
+    let cols = windows_over_col(c.col);
     var total = 0.0;
     for (var oh = rows.x; oh <= rows.y; oh++) {
         for (var ow = cols.x; ow <= cols.y; ow++) {
@@ -155,12 +172,11 @@ fn max_forward4(
     if (i >= p.batch * OUT_H * OUT_W * CHANNELS) {
         return;
     }
-    let ch = i % CHANNELS;
-    let ow = (i / CHANNELS) % OUT_W;
-    let oh = (i / (CHANNELS * OUT_W)) % OUT_H;
-    let n = i / (CHANNELS * OUT_W * OUT_H);
-    let rows = window_rows(oh);
-    let cols = window_cols(ow);
+    let c = out_cell(i);
+    let n = c.n;
+    let ch = c.ch;
+    let rows = window_rows(c.row);
+    let cols = window_cols(c.col);
     var best = vec4<f32>(-0x1.fffffep+127f);
     var best_index = vec4<u32>(0xffffffffu);
     for (var ih = rows.x; ih < rows.y; ih++) {
@@ -192,12 +208,11 @@ fn max_backward4(
     if (i >= p.batch * IN_H * IN_W * CHANNELS) {
         return;
     }
-    let ch = i % CHANNELS;
-    let iw = (i / CHANNELS) % IN_W;
-    let ih = (i / (CHANNELS * IN_W)) % IN_H;
-    let n = i / (CHANNELS * IN_W * IN_H);
-    let rows = windows_over_row(ih);
-    let cols = windows_over_col(iw);
+    let c = in_cell(i);
+    let n = c.n;
+    let ch = c.ch;
+    let rows = windows_over_row(c.row);
+    let cols = windows_over_col(c.col);
     let own = vec4<u32>(i) + vec4<u32>(0u, 1u, 2u, 3u);
     var total = vec4<f32>(0.0);
     for (var oh = rows.x; oh <= rows.y; oh++) {
@@ -224,12 +239,11 @@ fn avg_forward(
     if (i >= p.batch * OUT_H * OUT_W * CHANNELS) {
         return;
     }
-    let ch = i % CHANNELS;
-    let ow = (i / CHANNELS) % OUT_W;
-    let oh = (i / (CHANNELS * OUT_W)) % OUT_H;
-    let n = i / (CHANNELS * OUT_W * OUT_H);
-    let rows = window_rows(oh);
-    let cols = window_cols(ow);
+    let c = out_cell(i);
+    let n = c.n;
+    let ch = c.ch;
+    let rows = window_rows(c.row);
+    let cols = window_cols(c.col);
     var total = 0.0;
     for (var ih = rows.x; ih < rows.y; ih++) {
         for (var iw = cols.x; iw < cols.y; iw++) {
@@ -254,12 +268,11 @@ fn avg_backward(
     if (i >= p.batch * IN_H * IN_W * CHANNELS) {
         return;
     }
-    let ch = i % CHANNELS;
-    let iw = (i / CHANNELS) % IN_W;
-    let ih = (i / (CHANNELS * IN_W)) % IN_H;
-    let n = i / (CHANNELS * IN_W * IN_H);
-    let rows = windows_over_row(ih);
-    let cols = windows_over_col(iw);
+    let c = in_cell(i);
+    let n = c.n;
+    let ch = c.ch;
+    let rows = windows_over_row(c.row);
+    let cols = windows_over_col(c.col);
     var total = 0.0;
     for (var oh = rows.x; oh <= rows.y; oh++) {
         let r = window_rows(u32(oh));
