@@ -14,6 +14,9 @@
 //              With TAP_ROWS as written; with CHANNEL_ROWS as the transposed product, M = C_out
 //              and N = KH*KW*C_in.
 // Bindings: 0 params, 1 a (x or dy), 2 b (w or dy), 3 c (y, dx or dw partials), 4 bias (FORWARD).
+// Each is array<vec4<f32>> where the GEMM core's A_VEC4, B_ROWS4, B_COLS4 or C_VEC4 access is on
+// (A and B along k need C_in (FORWARD) or C_out (INPUT_GRAD) to be a multiple of 4, so that four
+// consecutive k are four channels of one tap; B along n and C need N to be a multiple of 4).
 
 // The layer's geometry is compiled in: constant divisors become multiplies and shifts, where a
 // runtime divisor costs one scalar division per SIMD lane on adapters that run shaders on the CPU.
@@ -36,22 +39,38 @@ const PAD_LEFT: u32 = {{PAD_LEFT}}u;
 struct Params { k_slice: u32, gemm_m: u32, gemm_n: u32, gemm_k: u32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
+//#if A_SCALAR
 @group(0) @binding(1) var<storage, read> a: array<f32>;
+//#endif
+//#if A_VEC4
+@group(0) @binding(1) var<storage, read> a: array<vec4<f32>>;
+//#endif
+//#if B_SCALAR
 @group(0) @binding(2) var<storage, read> b: array<f32>;
+//#endif
+//#if B_VEC4
+@group(0) @binding(2) var<storage, read> b: array<vec4<f32>>;
+//#endif
+//#if C_SCALAR
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;
+//#endif
+//#if C_VEC4
+@group(0) @binding(3) var<storage, read_write> c: array<vec4<f32>>;
+//#endif
 
 fn gemm_m() -> u32 { return p.gemm_m; }
 fn gemm_n() -> u32 { return p.gemm_n; }
 fn gemm_k() -> u32 { return p.gemm_k; }
 fn k_slice() -> u32 { return p.k_slice; }
 
-// x[n, ih, iw, ci] with zero outside the input; `row_base` is n * H. Written with select and
+// Index of x[n, ih, iw, ci], or 0 outside the input; `row_base` is n * H. Written with select and
 // non-short-circuit `&` rather than an early return: with the branch, SwiftShader took 17 to 25 s
 // to compile a kernel that calls this 8 times, and 2 s without it.
-fn x_at(row_base: u32, ih: i32, iw: i32, ci: u32) -> f32 {
+struct Cell { index: u32, inside: bool }
+
+fn x_cell(row_base: u32, ih: i32, iw: i32, ci: u32) -> Cell {
     let inside = (ih >= 0) & (iw >= 0) & (u32(ih) < IN_H) & (u32(iw) < IN_W);
-    let index = select(0u, ((row_base + u32(ih)) * IN_W + u32(iw)) * IN_C + ci, inside);
-    return select(0.0, a[index], inside);
+    return Cell(select(0u, ((row_base + u32(ih)) * IN_W + u32(iw)) * IN_C + ci, inside), inside);
 }
 
 //#if FORWARD
@@ -79,18 +98,41 @@ fn k_pos(k: u32) -> KPos {
     return KPos(kh, kw, ci, k * OUT_C);
 }
 
-fn a_value(r: ARow, q: KPos) -> f32 {
-    let ih = r.ih + i32(q.kh * DILATION_H);
-    let iw = r.iw + i32(q.kw * DILATION_W);
-    return x_at(r.row_base, ih, iw, q.ci);
+fn a_cell(r: ARow, q: KPos) -> Cell {
+    return x_cell(r.row_base, r.ih + i32(q.kh * DILATION_H), r.iw + i32(q.kw * DILATION_W), q.ci);
 }
 
 fn b_col(n: u32) -> BCol { return n; }
-fn b_value(q: KPos, n: BCol) -> f32 { return b[q.w_base + n]; }
 
+//#if B_SCALAR
+fn b_value(q: KPos, n: BCol) -> f32 { return b[q.w_base + n]; }
+//#endif
+
+//#if B_ROWS4
+fn b_row_offset(q: KPos) -> u32 { return q.w_base; }
+//#endif
+
+//#if C_SCALAR
 fn store_c(m: u32, n: u32, slice: u32, value: f32) {
     c[m * OUT_C + n] = activate(value + bias[n]);
 }
+//#endif
+
+//#if C_VEC4
+// bias[n0 .. n0 + 15]; past C_out it repeats the last vec4, which is never stored.
+fn c_addend(n0: u32) -> Row {
+    let last = OUT_C - 4u;
+    return Row(bias4(n0), bias4(min(n0 + 4u, last)), bias4(min(n0 + 8u, last)), bias4(min(n0 + 12u, last)));
+}
+
+fn bias4(n: u32) -> vec4<f32> {
+    return vec4<f32>(bias[n], bias[n + 1u], bias[n + 2u], bias[n + 3u]);
+}
+
+fn store_c4(m: u32, n: u32, slice: u32, v: vec4<f32>) {
+    c[(m * OUT_C + n) / 4u] = vec4<f32>(activate(v.x), activate(v.y), activate(v.z), activate(v.w));
+}
+//#endif
 //#endif
 
 //#if INPUT_GRAD
@@ -114,9 +156,9 @@ fn k_pos(k: u32) -> KPos {
     return KPos(tap / K_W, tap % K_W, co, tap * IN_C * OUT_C + co);
 }
 
-// dy[n, oh, ow, co] for oh * stride_h = ph - kh * dilation_h (likewise for columns), or 0 when
-// no output position reaches this input cell through this tap.
-fn a_value(r: ARow, q: KPos) -> f32 {
+// Index of dy[n, oh, ow, co] for oh * stride_h = ph - kh * dilation_h (likewise for columns),
+// with `inside` false when no output position reaches this input cell through this tap.
+fn a_cell(r: ARow, q: KPos) -> Cell {
     let row = r.ph - i32(q.kh * DILATION_H);
     let col = r.pw - i32(q.kw * DILATION_W);
     var oh = u32(max(row, 0));
@@ -128,16 +170,51 @@ fn a_value(r: ARow, q: KPos) -> f32 {
         ow = ow / STRIDE_W;
     }
     inside = inside & (oh < OUT_H) & (ow < OUT_W);
-    let index = select(0u, ((r.row_base + oh) * OUT_W + ow) * OUT_C + q.co, inside);
-    return select(0.0, a[index], inside);
+    return Cell(select(0u, ((r.row_base + oh) * OUT_W + ow) * OUT_C + q.co, inside), inside);
 }
 
 fn b_col(n: u32) -> BCol { return n * OUT_C; }
-fn b_value(q: KPos, c: BCol) -> f32 { return b[q.w_base + c]; }
 
+//#if B_SCALAR
+fn b_value(q: KPos, c: BCol) -> f32 { return b[q.w_base + c]; }
+//#endif
+
+//#if B_COLS4
+// w[kh, kw, ci, co .. co + 3]: four consecutive k of column ci.
+fn b_col_offset(q: KPos, c: BCol) -> u32 { return q.w_base + c; }
+//#endif
+
+//#if C_SCALAR
 fn store_c(m: u32, n: u32, slice: u32, value: f32) {
     c[m * IN_C + n] = value;
 }
+//#endif
+
+//#if C_VEC4
+fn c_addend(n0: u32) -> Row { return zero_row(); }
+
+fn store_c4(m: u32, n: u32, slice: u32, value: vec4<f32>) {
+    c[(m * IN_C + n) / 4u] = value;
+}
+//#endif
+//#endif
+
+//#if A_CELL
+// A of FORWARD and INPUT_GRAD: the value at the cell that the variant's a_cell finds.
+//#if A_SCALAR
+fn a_value(r: ARow, q: KPos) -> f32 {
+    let cell = a_cell(r, q);
+    return select(0.0, a[cell.index], cell.inside);
+}
+//#endif
+
+//#if A_VEC4
+// k .. k + 3 are four channels of one tap: of x (FORWARD) or of dy (INPUT_GRAD).
+fn a_quad(r: ARow, q: KQuad) -> vec4<f32> {
+    let cell = a_cell(r, q.q0);
+    return select(vec4<f32>(0.0), a[cell.index / 4u], cell.inside);
+}
+//#endif
 //#endif
 
 //#if FILTER_GRAD
@@ -163,7 +240,8 @@ fn k_pos(k: u32) -> KPos {
 }
 
 fn x_col(q: KPos, t: Tap) -> f32 {
-    return x_at(q.row_base, q.ih + t.dh, q.iw + t.dw, t.ci);
+    let cell = x_cell(q.row_base, q.ih + t.dh, q.iw + t.dw, t.ci);
+    return select(0.0, a[cell.index], cell.inside);
 }
 //#endif
 
@@ -175,11 +253,28 @@ alias BCol = u32;
 fn a_row(m: u32) -> ARow { return tap(m); }
 fn a_value(t: ARow, q: KPos) -> f32 { return x_col(q, t); }
 fn b_col(n: u32) -> BCol { return n; }
-fn b_value(q: KPos, n: BCol) -> f32 { return b[q.dy_base + n]; }
 
+//#if B_SCALAR
+fn b_value(q: KPos, n: BCol) -> f32 { return b[q.dy_base + n]; }
+//#endif
+
+//#if B_ROWS4
+fn b_row_offset(q: KPos) -> u32 { return q.dy_base; }
+//#endif
+
+//#if C_SCALAR
 fn store_c(m: u32, n: u32, slice: u32, value: f32) {
     c[(slice * p.gemm_m + m) * p.gemm_n + n] = value;
 }
+//#endif
+
+//#if C_VEC4
+fn c_addend(n0: u32) -> Row { return zero_row(); }
+
+fn store_c4(m: u32, n: u32, slice: u32, value: vec4<f32>) {
+    c[((slice * p.gemm_m + m) * p.gemm_n + n) / 4u] = value;
+}
+//#endif
 //#endif
 
 //#if CHANNEL_ROWS

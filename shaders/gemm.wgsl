@@ -3,14 +3,24 @@
 //   k_slice()                      K range of one split-K slice (a multiple of 4)
 //   a_row(m) -> ARow, b_col(n) -> BCol   per-row and per-column index decoding
 //   k_pos(k) -> KPos                     decoding of k, shared by both operands
-//   a_value(ARow, KPos), b_value(KPos, BCol) -> f32    the operands (in-range indices only)
-//   store_c(m, n, slice, value)    writes one finished element of slice `slice`
+// and, per operand, one of these accesses (the sections of the same name select the core's side):
+//   A_SCALAR  a_value(ARow, KPos) -> f32, one value of A
+//   A_VEC4    a_quad(ARow, KQuad) -> vec4<f32>, A[m, k .. k + 3] with one load
+//   B_SCALAR  b_value(KPos, BCol) -> f32, one value of B
+//   B_ROWS4   b_row_offset(KPos) -> u32: B[k, n] is b[offset + n] in `b: array<vec4<f32>>`
+//   B_COLS4   b_col_offset(KPos, BCol) -> u32: B[k .. k + 3, n] is b[offset .. offset + 3]
+//   C_SCALAR  store_c(m, n, slice, f32), one finished element of slice `slice`
+//   C_VEC4    store_c4(m, n, slice, vec4<f32>), C[m, n .. n + 3], and c_addend(n0) -> Row, added
+//             to every row of the block (the bias of columns n0 .. n0 + 15), loaded once
+// Offsets count f32 values and are multiples of 4. B_ROWS4 and C_VEC4 need N to be a multiple of
+// 4; A_VEC4 and B_COLS4 need each group of four k to share one contiguous run (K a multiple of 4).
 //
 // Each thread computes a 16 x 16 block of C in 16 row accumulators of 4 vec4. It reads A and B
 // straight from storage, 4 values of k at a time, with no workgroup memory and no barrier.
 // On SwiftShader every load whose index differs between lanes is a per-lane gather, whether from
 // storage or from workgroup memory, so a shared tile saves no loads there and only adds
-// barriers. A 16 x 16 block does 8 FMAs per value loaded. On SwiftShader a 7744 x 64 x 288
+// barriers. A 16 x 16 block does 8 FMAs per value loaded, 32 per load where both operands come
+// as vec4. On SwiftShader a 7744 x 64 x 288
 // product ran at 2.1x the speed of a 64 x 64 workgroup tile (6.2 against 2.9 GFLOP/s, FMA peak
 // 27 GFLOP/s), and on lavapipe the conv kernels ran 1.6x to 4.6x faster than with that tile.
 // No accumulator or row is an array element: SwiftShader moves a private array indexed at run
@@ -35,6 +45,10 @@ struct Rows16 {
 struct Cols16 {
     c0: BCol, c1: BCol, c2: BCol, c3: BCol, c4: BCol, c5: BCol, c6: BCol, c7: BCol,
     c8: BCol, c9: BCol, c10: BCol, c11: BCol, c12: BCol, c13: BCol, c14: BCol, c15: BCol,
+}
+
+fn zero_row() -> Row {
+    return Row(vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0));
 }
 
 fn rows16(m: u32) -> Rows16 {
@@ -63,10 +77,18 @@ fn k_quad(k: u32, k_end: u32) -> KQuad {
     return KQuad(k_pos(min(k, l)), k_pos(min(k + 1u, l)), k_pos(min(k + 2u, l)), k_pos(min(k + 3u, l)), live);
 }
 
+//#if A_SCALAR
 // A[row, k .. k + 3], zero beyond K.
 fn a_quad(r: ARow, q: KQuad) -> vec4<f32> {
     let v = vec4<f32>(a_value(r, q.q0), a_value(r, q.q1), a_value(r, q.q2), a_value(r, q.q3));
     return select(vec4<f32>(0.0), v, q.live);
+}
+//#endif
+
+//#if B_SCALAR
+// B[k .. k + 3, n0 .. n0 + 15], one value at a time.
+fn b_block(q: KQuad, c: Cols16, n0: u32) -> BBlock {
+    return BBlock(b_row(q.q0, c), b_row(q.q1, c), b_row(q.q2, c), b_row(q.q3, c));
 }
 
 // B[k, columns]: one row of the block.
@@ -78,6 +100,59 @@ fn b_row(q: KPos, c: Cols16) -> Row {
         vec4<f32>(b_value(q, c.c12), b_value(q, c.c13), b_value(q, c.c14), b_value(q, c.c15)),
     );
 }
+//#endif
+
+//#if B_ROWS4
+// B[k .. k + 3, n0 .. n0 + 15] as 16 vec4 loads along rows. Columns past N read the row's last
+// vec4 again; the core stores none of them.
+fn b_block(q: KQuad, c: Cols16, n0: u32) -> BBlock {
+    return BBlock(
+        b_row4(b_row_offset(q.q0), n0), b_row4(b_row_offset(q.q1), n0),
+        b_row4(b_row_offset(q.q2), n0), b_row4(b_row_offset(q.q3), n0),
+    );
+}
+
+fn b_row4(offset: u32, n0: u32) -> Row {
+    let last = gemm_n() - 4u;
+    return Row(
+        b[(offset + n0) / 4u], b[(offset + min(n0 + 4u, last)) / 4u],
+        b[(offset + min(n0 + 8u, last)) / 4u], b[(offset + min(n0 + 12u, last)) / 4u],
+    );
+}
+//#endif
+
+//#if B_COLS4
+// B[k .. k + 3, n0 .. n0 + 15] as one vec4 load per column, regrouped into rows.
+fn b_block(q: KQuad, c: Cols16, n0: u32) -> BBlock {
+    let k = q.q0;
+    let v0 = b[b_col_offset(k, c.c0) / 4u];
+    let v1 = b[b_col_offset(k, c.c1) / 4u];
+    let v2 = b[b_col_offset(k, c.c2) / 4u];
+    let v3 = b[b_col_offset(k, c.c3) / 4u];
+    let v4 = b[b_col_offset(k, c.c4) / 4u];
+    let v5 = b[b_col_offset(k, c.c5) / 4u];
+    let v6 = b[b_col_offset(k, c.c6) / 4u];
+    let v7 = b[b_col_offset(k, c.c7) / 4u];
+    let v8 = b[b_col_offset(k, c.c8) / 4u];
+    let v9 = b[b_col_offset(k, c.c9) / 4u];
+    let v10 = b[b_col_offset(k, c.c10) / 4u];
+    let v11 = b[b_col_offset(k, c.c11) / 4u];
+    let v12 = b[b_col_offset(k, c.c12) / 4u];
+    let v13 = b[b_col_offset(k, c.c13) / 4u];
+    let v14 = b[b_col_offset(k, c.c14) / 4u];
+    let v15 = b[b_col_offset(k, c.c15) / 4u];
+    return BBlock(
+        Row(vec4<f32>(v0.x, v1.x, v2.x, v3.x), vec4<f32>(v4.x, v5.x, v6.x, v7.x),
+            vec4<f32>(v8.x, v9.x, v10.x, v11.x), vec4<f32>(v12.x, v13.x, v14.x, v15.x)),
+        Row(vec4<f32>(v0.y, v1.y, v2.y, v3.y), vec4<f32>(v4.y, v5.y, v6.y, v7.y),
+            vec4<f32>(v8.y, v9.y, v10.y, v11.y), vec4<f32>(v12.y, v13.y, v14.y, v15.y)),
+        Row(vec4<f32>(v0.z, v1.z, v2.z, v3.z), vec4<f32>(v4.z, v5.z, v6.z, v7.z),
+            vec4<f32>(v8.z, v9.z, v10.z, v11.z), vec4<f32>(v12.z, v13.z, v14.z, v15.z)),
+        Row(vec4<f32>(v0.w, v1.w, v2.w, v3.w), vec4<f32>(v4.w, v5.w, v6.w, v7.w),
+            vec4<f32>(v8.w, v9.w, v10.w, v11.w), vec4<f32>(v12.w, v13.w, v14.w, v15.w)),
+    );
+}
+//#endif
 
 // acc + a * B: one row of the block advanced by 4 values of k (a holds A[row, k .. k + 3]).
 fn row_fma(acc: Row, a: vec4<f32>, b: BBlock) -> Row {
@@ -118,7 +193,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     let rows = rows16(m0);
     let cols = cols16(n0);
 
-    let zero = Row(vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0));
+    let zero = zero_row();
     var acc0 = zero;
     var acc1 = zero;
     var acc2 = zero;
@@ -138,7 +213,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
 
     for (var k = k_begin; k < k_end; k += 4u) {
         let q = k_quad(k, k_end);
-        let b = BBlock(b_row(q.q0, cols), b_row(q.q1, cols), b_row(q.q2, cols), b_row(q.q3, cols));
+        let b = b_block(q, cols, n0);
         acc0 = row_fma(acc0, a_quad(rows.r0, q), b);
         acc1 = row_fma(acc1, a_quad(rows.r1, q), b);
         acc2 = row_fma(acc2, a_quad(rows.r2, q), b);
@@ -157,26 +232,32 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
         acc15 = row_fma(acc15, a_quad(rows.r15, q), b);
     }
 
-    store_row(m0, n0, slice, acc0);
-    store_row(m0 + 1u, n0, slice, acc1);
-    store_row(m0 + 2u, n0, slice, acc2);
-    store_row(m0 + 3u, n0, slice, acc3);
-    store_row(m0 + 4u, n0, slice, acc4);
-    store_row(m0 + 5u, n0, slice, acc5);
-    store_row(m0 + 6u, n0, slice, acc6);
-    store_row(m0 + 7u, n0, slice, acc7);
-    store_row(m0 + 8u, n0, slice, acc8);
-    store_row(m0 + 9u, n0, slice, acc9);
-    store_row(m0 + 10u, n0, slice, acc10);
-    store_row(m0 + 11u, n0, slice, acc11);
-    store_row(m0 + 12u, n0, slice, acc12);
-    store_row(m0 + 13u, n0, slice, acc13);
-    store_row(m0 + 14u, n0, slice, acc14);
-    store_row(m0 + 15u, n0, slice, acc15);
+    let add = c_addend(n0);
+    store_row(m0, n0, slice, acc0, add);
+    store_row(m0 + 1u, n0, slice, acc1, add);
+    store_row(m0 + 2u, n0, slice, acc2, add);
+    store_row(m0 + 3u, n0, slice, acc3, add);
+    store_row(m0 + 4u, n0, slice, acc4, add);
+    store_row(m0 + 5u, n0, slice, acc5, add);
+    store_row(m0 + 6u, n0, slice, acc6, add);
+    store_row(m0 + 7u, n0, slice, acc7, add);
+    store_row(m0 + 8u, n0, slice, acc8, add);
+    store_row(m0 + 9u, n0, slice, acc9, add);
+    store_row(m0 + 10u, n0, slice, acc10, add);
+    store_row(m0 + 11u, n0, slice, acc11, add);
+    store_row(m0 + 12u, n0, slice, acc12, add);
+    store_row(m0 + 13u, n0, slice, acc13, add);
+    store_row(m0 + 14u, n0, slice, acc14, add);
+    store_row(m0 + 15u, n0, slice, acc15, add);
 }
 
-// Stores columns n .. n + 15 of row m, skipping those outside C.
-fn store_row(m: u32, n: u32, slice: u32, r: Row) {
+//#if C_SCALAR
+fn c_addend(n0: u32) -> Row {
+    return zero_row();
+}
+
+// Stores columns n .. n + 15 of row m, skipping those outside C (`add` is unused).
+fn store_row(m: u32, n: u32, slice: u32, r: Row, add: Row) {
     if (m >= gemm_m()) {
         return;
     }
@@ -194,3 +275,17 @@ fn store4(m: u32, n: u32, slice: u32, v: vec4<f32>, count: u32) {
     if (count > 2u) { store_c(m, n + 2u, slice, v.z); }
     if (count > 3u) { store_c(m, n + 3u, slice, v.w); }
 }
+//#endif
+
+//#if C_VEC4
+// Stores columns n .. n + 15 of row m plus `add` as four vec4, skipping those outside C.
+fn store_row(m: u32, n: u32, slice: u32, r: Row, add: Row) {
+    if (m >= gemm_m()) {
+        return;
+    }
+    if (n < gemm_n()) { store_c4(m, n, slice, r.c0 + add.c0); }
+    if (n + 4u < gemm_n()) { store_c4(m, n + 4u, slice, r.c1 + add.c1); }
+    if (n + 8u < gemm_n()) { store_c4(m, n + 8u, slice, r.c2 + add.c2); }
+    if (n + 12u < gemm_n()) { store_c4(m, n + 12u, slice, r.c3 + add.c3); }
+}
+//#endif

@@ -40,6 +40,14 @@ const CONV_CASES: &[ConvCase] = &[
     // Fewer taps than filters, so the filter gradient puts channels on the rows.
     (2, 9, 8, 2, [2, 3], 40, [2, 1], [1, 1], Padding::Same),
     (1, 10, 9, 1, [3, 3], 20, [1, 1], [2, 1], Padding::Valid),
+    // Few taps and output channels in quads, so the direct kernels take the forward pass and
+    // filter gradient: RGB with stride 2 and "same" padding, several channel blocks.
+    (2, 9, 7, 3, [3, 3], 8, [2, 2], [1, 1], Padding::Same),
+    (2, 30, 21, 1, [3, 3], 64, [1, 1], [1, 1], Padding::Valid),
+    // Channel counts that are multiples of 4 but not of 16, so the vec4 loads and stores meet a
+    // partial column block, with stride 2 (same padding) and dilation 2.
+    (2, 9, 9, 8, [3, 3], 12, [2, 2], [1, 1], Padding::Same),
+    (1, 10, 10, 4, [3, 3], 8, [1, 1], [2, 2], Padding::Valid),
     // Many channels and a larger batch, so split-K and several tiles take part.
     (5, 12, 12, 17, [3, 3], 70, [1, 1], [1, 1], Padding::Same),
 ];

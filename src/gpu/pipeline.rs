@@ -3,7 +3,9 @@
 //! pipeline.
 //!
 //! Defines act on the WGSL text in two ways: `{{NAME}}` is replaced by the value, and the lines
-//! between `//#if NAME` and `//#endif` are kept only when `NAME` is defined and non-zero.
+//! between `//#if NAME` and `//#endif` are kept only when `NAME` is defined and non-zero. A
+//! snippet replaces `{{NAME}}` with WGSL statements that Rust wrote for one geometry (unrolled
+//! loops).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -18,6 +20,8 @@ pub struct Kernel {
     pub entry: &'static str,
     /// Values for the `{{NAME}}` placeholders of the module.
     pub defines: Vec<(&'static str, u32)>,
+    /// WGSL text for the `{{NAME}}` placeholders that take statements.
+    pub snippets: Vec<(&'static str, String)>,
 }
 
 impl Kernel {
@@ -27,12 +31,19 @@ impl Kernel {
             module,
             entry,
             defines: Vec::new(),
+            snippets: Vec::new(),
         }
     }
 
     /// Adds a substitution for `{{name}}`.
     pub fn define(mut self, name: &'static str, value: u32) -> Self {
         self.defines.push((name, value));
+        self
+    }
+
+    /// Adds WGSL statements for `{{name}}`.
+    pub fn snippet(mut self, name: &'static str, code: String) -> Self {
+        self.snippets.push((name, code));
         self
     }
 }
@@ -50,6 +61,7 @@ fn module_sources(module: &str) -> &'static [&'static str] {
     const ACT: &str = wgsl!("act.wgsl");
     match module {
         "conv2d" => &[wgsl!("conv2d.wgsl"), ACT, GEMM],
+        "conv2d_direct" => &[wgsl!("conv2d_direct.wgsl"), ACT],
         "matmul" => &[wgsl!("matmul.wgsl"), ACT, GEMM],
         "pool" => &[wgsl!("pool.wgsl")],
         "crop" => &[wgsl!("crop.wgsl")],
@@ -72,6 +84,9 @@ pub(crate) fn kernel_source(kernel: &Kernel) -> String {
     for (name, value) in &kernel.defines {
         source = source.replace(&format!("{{{{{name}}}}}"), &value.to_string());
     }
+    for (name, code) in &kernel.snippets {
+        source = source.replace(&format!("{{{{{name}}}}}"), code);
+    }
     assert!(
         !source.contains("{{"),
         "kernel {}::{} has an unfilled placeholder",
@@ -82,21 +97,22 @@ pub(crate) fn kernel_source(kernel: &Kernel) -> String {
 }
 
 /// Keeps the lines of each `//#if NAME` ... `//#endif` section only when `NAME` is non-zero.
-/// Sections do not nest.
+/// Sections nest: a line stays only when every section around it is kept.
 fn select_sections(text: &str, defines: &[(&'static str, u32)]) -> String {
     let mut out = String::with_capacity(text.len());
-    let mut keep = true;
+    let mut open: Vec<bool> = Vec::new();
     for line in text.lines() {
         let trimmed = line.trim();
         if let Some(name) = trimmed.strip_prefix("//#if ") {
-            keep = defines.iter().any(|(n, v)| *n == name.trim() && *v != 0);
+            open.push(defines.iter().any(|(n, v)| *n == name.trim() && *v != 0));
         } else if trimmed == "//#endif" {
-            keep = true;
-        } else if keep {
+            open.pop().expect("every //#endif closes an //#if");
+        } else if open.iter().all(|&keep| keep) {
             out.push_str(line);
             out.push('\n');
         }
     }
+    assert!(open.is_empty(), "an //#if section has no //#endif");
     out
 }
 
@@ -152,5 +168,13 @@ mod tests {
         let text = "a\n//#if X\nb\n//#endif\n//#if Y\nc\n//#endif\nd\n";
         assert_eq!(select_sections(text, &[("X", 1), ("Y", 0)]), "a\nb\nd\n");
         assert_eq!(select_sections(text, &[]), "a\nd\n");
+    }
+
+    #[test]
+    fn nested_sections_need_every_define() {
+        let text = "//#if X\na\n//#if Y\nb\n//#endif\nc\n//#endif\nd\n";
+        assert_eq!(select_sections(text, &[("X", 1), ("Y", 1)]), "a\nb\nc\nd\n");
+        assert_eq!(select_sections(text, &[("X", 1)]), "a\nc\nd\n");
+        assert_eq!(select_sections(text, &[("Y", 1)]), "d\n");
     }
 }

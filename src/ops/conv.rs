@@ -1,8 +1,10 @@
 //! 2-D convolution: forward, input gradient, filter gradient and bias gradient. Shapes: x
 //! [N, H, W, C_in], w [KH, KW, C_in, C_out], y [N, OH, OW, C_out]. All three products run through
-//! the register-blocked implicit-GEMM kernel in conv2d.wgsl + gemm.wgsl.
+//! the register-blocked implicit-GEMM kernel in conv2d.wgsl + gemm.wgsl, except the forward pass
+//! and filter gradient of layers with few taps, which conv_direct.rs computes directly.
 
-use super::gemm::GemmPlan;
+use super::conv_direct;
+use super::gemm::{Access, BLoad, GemmPlan};
 use super::{reduce, Activation, Conv2dGeometry};
 use crate::gpu::{Gpu, Kernel};
 use crate::tensor::Tensor;
@@ -30,16 +32,19 @@ impl ConvParams {
 }
 
 /// Builds the conv2d.wgsl kernel for `plan`, with the geometry of `g` (all but the batch) as
-/// constants and `variant` (FORWARD, INPUT_GRAD or FILTER_GRAD) selected.
+/// constants, `variant` (FORWARD, INPUT_GRAD or FILTER_GRAD) selected and operands moved as
+/// `access` says.
 fn conv_kernel(
     plan: &GemmPlan,
     g: &Conv2dGeometry,
     variant: &'static str,
+    access: Access,
     act: Activation,
 ) -> Kernel {
     let u = |v: usize| v as u32;
-    act.define(plan.kernel("conv2d"))
+    act.define(plan.kernel("conv2d", access))
         .define(variant, 1)
+        .define("A_CELL", (variant != "FILTER_GRAD") as u32)
         .define("IN_H", u(g.in_h))
         .define("IN_W", u(g.in_w))
         .define("IN_C", u(g.in_c))
@@ -71,10 +76,19 @@ pub fn conv2d_forward(
         act != Activation::Softmax,
         "softmax is not fused into conv2d"
     );
+    if conv_direct::suits(gpu, g) {
+        return conv_direct::forward(gpu, g, x, w, bias, act);
+    }
     let y = Tensor::empty(gpu, &[g.batch, g.out_h, g.out_w, g.out_c]);
     let mnk = [g.batch * g.out_h * g.out_w, g.out_c, g.k_h * g.k_w * g.in_c];
     let plan = GemmPlan::new(gpu, mnk[0], mnk[1], mnk[2], false);
-    let kernel = conv_kernel(&plan, g, "FORWARD", act);
+    // A along k is x's channels, B along n and C are output channels.
+    let access = Access {
+        a_vec4: g.in_c % 4 == 0,
+        b: vec4_if(g.out_c % 4 == 0, BLoad::Rows4),
+        c_vec4: g.out_c % 4 == 0,
+    };
+    let kernel = conv_kernel(&plan, g, "FORWARD", access, act);
     let storage = [x.binding(), w.binding(), y.binding(), bias.binding()];
     gpu.dispatch(&kernel, &ConvParams::new(&plan, mnk), &storage, plan.grid);
     y
@@ -86,7 +100,13 @@ pub fn conv2d_backward_input(gpu: &Gpu, g: &Conv2dGeometry, dy: &Tensor, w: &Ten
     let dx = Tensor::empty(gpu, &[g.batch, g.in_h, g.in_w, g.in_c]);
     let mnk = [g.batch * g.in_h * g.in_w, g.in_c, g.k_h * g.k_w * g.out_c];
     let plan = GemmPlan::new(gpu, mnk[0], mnk[1], mnk[2], false);
-    let kernel = conv_kernel(&plan, g, "INPUT_GRAD", Activation::Linear);
+    // A along k is dy's channels, B along k is w's output channels, C along n is dx's channels.
+    let access = Access {
+        a_vec4: g.out_c % 4 == 0,
+        b: vec4_if(g.out_c % 4 == 0, BLoad::Cols4),
+        c_vec4: g.in_c % 4 == 0,
+    };
+    let kernel = conv_kernel(&plan, g, "INPUT_GRAD", access, Activation::Linear);
     let storage = [dy.binding(), w.binding(), dx.binding()];
     gpu.dispatch(&kernel, &ConvParams::new(&plan, mnk), &storage, plan.grid);
     dx
@@ -102,6 +122,9 @@ pub fn conv2d_backward_filter(
     accumulate: bool,
 ) {
     assert_eq!(dw.len(), g.weight_len(), "conv2d weight-gradient shape");
+    if conv_direct::suits(gpu, g) {
+        return conv_direct::backward_filter(gpu, g, x, dy, dw, accumulate);
+    }
     // Few taps would fill a fraction of a thread's 16 rows, so such layers put channels on rows.
     let taps = g.k_h * g.k_w * g.in_c;
     let channel_rows = taps < GemmPlan::BLOCK as usize && g.out_c > taps;
@@ -113,13 +136,29 @@ pub fn conv2d_backward_filter(
     };
     let plan = GemmPlan::new(gpu, mnk[0], mnk[1], mnk[2], true);
     let partials = Tensor::empty(gpu, &[plan.slices as usize, dw.len()]);
-    let rows = if channel_rows {
-        "CHANNEL_ROWS"
+    // With tap rows, B along n and C are dy's channels.
+    let (rows, access) = if channel_rows {
+        ("CHANNEL_ROWS", Access::SCALAR)
     } else {
-        "TAP_ROWS"
+        let vec4 = g.out_c % 4 == 0;
+        let access = Access {
+            a_vec4: false,
+            b: vec4_if(vec4, BLoad::Rows4),
+            c_vec4: vec4,
+        };
+        ("TAP_ROWS", access)
     };
-    let kernel = conv_kernel(&plan, g, "FILTER_GRAD", Activation::Linear).define(rows, 1);
+    let kernel = conv_kernel(&plan, g, "FILTER_GRAD", access, Activation::Linear).define(rows, 1);
     let storage = [x.binding(), dy.binding(), partials.binding()];
     gpu.dispatch(&kernel, &ConvParams::new(&plan, mnk), &storage, plan.grid);
     reduce::sum_slices(gpu, &partials, plan.slices as usize, dw, accumulate);
+}
+
+/// `load` when `vec4` holds, else scalar loads.
+fn vec4_if(vec4: bool, load: BLoad) -> BLoad {
+    if vec4 {
+        load
+    } else {
+        BLoad::Scalar
+    }
 }

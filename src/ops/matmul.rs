@@ -1,7 +1,7 @@
 //! Matrix products for dense layers (matmul.wgsl + gemm.wgsl): x `[batch, in]`, w `[in, out]`.
 //! forward y = act(x w + b), input gradient dx = dy w^T, weight gradient dw = x^T dy.
 
-use super::gemm::GemmPlan;
+use super::gemm::{Access, GemmPlan};
 use super::{reduce, Activation};
 use crate::gpu::Gpu;
 use crate::tensor::Tensor;
@@ -34,7 +34,7 @@ pub fn matmul_into(
     assert_eq!(c.len(), m * n, "matmul C shape");
     let plan = GemmPlan::new(gpu, m, n, k, true);
     let kernel = Activation::Linear
-        .define(plan.kernel("matmul"))
+        .define(plan.kernel("matmul", Access::SCALAR))
         .define("NO_BIAS", 1)
         .define("TRANSPOSE_A", transpose_a as u32)
         .define("TRANSPOSE_B", transpose_b as u32);
@@ -76,7 +76,7 @@ pub fn dense_forward(gpu: &Gpu, x: &Tensor, w: &Tensor, bias: &Tensor, act: Acti
     let y = Tensor::empty(gpu, &[batch, units]);
     let plan = GemmPlan::new(gpu, batch, units, inputs, false);
     let kernel = act
-        .define(plan.kernel("matmul"))
+        .define(plan.kernel("matmul", Access::SCALAR))
         .define("BIAS", 1)
         .define("TRANSPOSE_A", 0)
         .define("TRANSPOSE_B", 0);

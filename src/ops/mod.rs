@@ -3,6 +3,7 @@
 pub mod activation;
 pub mod augment;
 pub mod conv;
+mod conv_direct;
 pub mod crop;
 pub mod depthwise;
 pub mod dropout;

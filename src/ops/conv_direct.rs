@@ -1,0 +1,333 @@
+//! Direct convolution for layers with few taps (KH * KW * C_in), such as a first layer on grey or
+//! RGB images: forward and filter gradient in conv2d_direct.wgsl, whose unrolled body this file
+//! writes for each geometry. Other layers, and the input gradient, use the implicit GEMM of
+//! conv.rs.
+
+use std::fmt::Write;
+
+use super::{reduce, Activation, Conv2dGeometry};
+use crate::gpu::{Gpu, Kernel};
+use crate::tensor::Tensor;
+
+/// Most taps a layer may have to take the direct kernels.
+const MAX_TAPS: usize = 32;
+/// Most multiply-adds (of vec4) in one unrolled body: more makes SwiftShader's compile slow.
+const MAX_BODY_FMAS: usize = 1024;
+/// Most accumulators (vec4) per thread.
+const MAX_ACCUMULATORS: usize = 104;
+/// Most output columns per thread.
+const MAX_COLUMNS: usize = 16;
+/// Threads per workgroup (must match conv2d_direct.wgsl).
+const THREADS: usize = 64;
+/// Threads worth filling the device with: the filter gradient's slice count aims at it.
+const TARGET_THREADS: usize = 256;
+
+/// Uniform of conv2d_direct.wgsl (field order must match `Params` there).
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    rows: u32,
+    slices: u32,
+}
+
+/// How a direct kernel cuts the work: P output columns and CQ channel quads per thread.
+#[derive(Clone, Copy, Debug)]
+struct Split {
+    /// Output columns per thread.
+    p: usize,
+    /// Segments of P columns per output row.
+    segments: usize,
+    /// Output-channel quads per thread.
+    cq: usize,
+}
+
+impl Split {
+    /// The widest split whose accumulators (`accumulators(p, cq)` of them) and unrolled body fit
+    /// the limits above.
+    fn new(g: &Conv2dGeometry, accumulators: impl Fn(usize, usize) -> usize) -> Split {
+        let taps = g.k_h * g.k_w * g.in_c;
+        let quads = g.out_c / 4;
+        let cq = (1..=quads.min(8))
+            .rev()
+            .find(|&cq| quads % cq == 0 && accumulators(1, cq) <= MAX_ACCUMULATORS)
+            .unwrap_or(1);
+        let mut p = g.out_w.min(MAX_COLUMNS);
+        while p > 1 && (accumulators(p, cq) > MAX_ACCUMULATORS || p * cq * taps > MAX_BODY_FMAS) {
+            p -= 1;
+        }
+        let segments = g.out_w.div_ceil(p);
+        Split {
+            p: g.out_w.div_ceil(segments),
+            segments,
+            cq,
+        }
+    }
+
+    /// Blocks of CQ channel quads.
+    fn blocks(&self, g: &Conv2dGeometry) -> usize {
+        g.out_c / 4 / self.cq
+    }
+}
+
+/// True when `g` takes the direct kernels: few taps, output channels in quads, and a grid that
+/// fits `gpu`.
+pub(super) fn suits(gpu: &Gpu, g: &Conv2dGeometry) -> bool {
+    let taps = g.k_h * g.k_w * g.in_c;
+    if taps > MAX_TAPS || g.out_c % 4 != 0 {
+        return false;
+    }
+    let split = forward_split(g);
+    let threads = g.batch * g.out_h * split.segments * split.blocks(g);
+    threads.div_ceil(THREADS) <= gpu.limits.max_compute_workgroups_per_dimension as usize
+}
+
+fn forward_split(g: &Conv2dGeometry) -> Split {
+    Split::new(g, |p, cq| p * cq)
+}
+
+fn filter_split(g: &Conv2dGeometry) -> Split {
+    let taps = g.k_h * g.k_w * g.in_c;
+    Split::new(g, move |_, cq| taps * cq)
+}
+
+/// The conv2d_direct.wgsl kernel `entry` for `g` and `split`, with `body` in place.
+fn kernel(g: &Conv2dGeometry, split: &Split, entry: &'static str, body: String) -> Kernel {
+    let u = |v: usize| v as u32;
+    Kernel::new("conv2d_direct", entry)
+        .define(
+            if entry == "forward" {
+                "FORWARD"
+            } else {
+                "FILTER_GRAD"
+            },
+            1,
+        )
+        .define("IN_H", u(g.in_h))
+        .define("IN_W", u(g.in_w))
+        .define("IN_C", u(g.in_c))
+        .define("OUT_H", u(g.out_h))
+        .define("OUT_W", u(g.out_w))
+        .define("STRIDE_H", u(g.stride_h))
+        .define("STRIDE_W", u(g.stride_w))
+        .define("PAD_TOP", u(g.pad_top))
+        .define("PAD_LEFT", u(g.pad_left))
+        .define("OUT_C4", u(g.out_c / 4))
+        .define("W_LEN4", u(g.weight_len() / 4))
+        .define("P", u(split.p))
+        .define("SEGMENTS", u(split.segments))
+        .define("CQ", u(split.cq))
+        .snippet("BODY", body)
+}
+
+/// y = act(conv(x, w) + bias), as conv::conv2d_forward.
+pub(super) fn forward(
+    gpu: &Gpu,
+    g: &Conv2dGeometry,
+    x: &Tensor,
+    w: &Tensor,
+    bias: &Tensor,
+    act: Activation,
+) -> Tensor {
+    let split = forward_split(g);
+    let y = Tensor::empty(gpu, &[g.batch, g.out_h, g.out_w, g.out_c]);
+    let kernel = act.define(kernel(g, &split, "forward", forward_body(g, &split)));
+    let rows = g.batch * g.out_h;
+    let params = Params {
+        rows: rows as u32,
+        slices: 0,
+    };
+    let threads = rows * split.segments * split.blocks(g);
+    let storage = [x.binding(), w.binding(), y.binding(), bias.binding()];
+    gpu.dispatch(
+        &kernel,
+        &params,
+        &storage,
+        [threads.div_ceil(THREADS) as u32, 1, 1],
+    );
+    y
+}
+
+/// dw from x and dy, written into `dw` or added to it, as conv::conv2d_backward_filter.
+pub(super) fn backward_filter(
+    gpu: &Gpu,
+    g: &Conv2dGeometry,
+    x: &Tensor,
+    dy: &Tensor,
+    dw: &Tensor,
+    accumulate: bool,
+) {
+    let split = filter_split(g);
+    let blocks = split.blocks(g);
+    let rows = g.batch * g.out_h;
+    let slices = (rows * split.segments).min((TARGET_THREADS / blocks).max(1));
+    let partials = Tensor::empty(gpu, &[slices, dw.len()]);
+    let body = filter_body(g, &split);
+    let kernel = Activation::Linear.define(kernel(g, &split, "filter_grad", body));
+    let params = Params {
+        rows: rows as u32,
+        slices: slices as u32,
+    };
+    let groups = (slices * blocks).div_ceil(THREADS) as u32;
+    let storage = [x.binding(), dy.binding(), partials.binding()];
+    gpu.dispatch(&kernel, &params, &storage, [groups, 1, 1]);
+    reduce::sum_slices(gpu, &partials, slices, dw, accumulate);
+}
+
+/// Index of quad `q` of the thread's block: a constant when there is one block, so that weight
+/// loads keep constant offsets.
+fn quad(split: &Split, g: &Conv2dGeometry, offset: usize) -> String {
+    if split.blocks(g) == 1 {
+        format!("{offset}u")
+    } else {
+        format!("{offset}u + block * CQ")
+    }
+}
+
+/// Loads every input cell the thread's taps read: `x{kh}_{ci}_{d}` is x at row ih0 + kh * dilation
+/// and column iw0 + d, channel ci.
+fn load_inputs(out: &mut String, g: &Conv2dGeometry, split: &Split, indent: &str) {
+    let load = if windows_inside(g) { "x_in" } else { "x_at" };
+    for kh in 0..g.k_h {
+        for ci in 0..g.in_c {
+            for d in input_columns(g, split) {
+                let dh = kh * g.dilation_h;
+                writeln!(
+                    out,
+                    "{indent}let x{kh}_{ci}_{d} = {load}(n, ih0 + {dh}, iw0 + {d}, {ci}u);"
+                )
+                .unwrap();
+            }
+        }
+    }
+}
+
+/// True when no window reaches past the input: no padding on any side.
+fn windows_inside(g: &Conv2dGeometry) -> bool {
+    let last_row = (g.out_h - 1) * g.stride_h + (g.k_h - 1) * g.dilation_h;
+    let last_col = (g.out_w - 1) * g.stride_w + (g.k_w - 1) * g.dilation_w;
+    g.pad_top == 0 && g.pad_left == 0 && last_row < g.in_h && last_col < g.in_w
+}
+
+/// Column offsets from iw0 that output columns 0..P read through taps 0..KW.
+fn input_columns(g: &Conv2dGeometry, split: &Split) -> Vec<usize> {
+    let mut columns: Vec<usize> = (0..split.p)
+        .flat_map(|j| (0..g.k_w).map(move |kw| j * g.stride_w + kw * g.dilation_w))
+        .collect();
+    columns.sort_unstable();
+    columns.dedup();
+    columns
+}
+
+/// Every tap as (index in w's tap order, kh, kw, ci).
+fn taps(g: &Conv2dGeometry) -> impl Iterator<Item = (usize, usize, usize, usize)> + '_ {
+    (0..g.k_h).flat_map(move |kh| {
+        (0..g.k_w).flat_map(move |kw| {
+            (0..g.in_c).map(move |ci| (((kh * g.k_w) + kw) * g.in_c + ci, kh, kw, ci))
+        })
+    })
+}
+
+/// Writes `acc += x * operand` for tap (kh, kw, ci), every column j and every quad q: x is the
+/// input value that column j reads through the tap, `acc(j, q)` and `operand(j, q)` name vec4s.
+fn tap_fmas(
+    out: &mut String,
+    g: &Conv2dGeometry,
+    split: &Split,
+    [kh, kw, ci]: [usize; 3],
+    acc: impl Fn(usize, usize) -> String,
+    operand: impl Fn(usize, usize) -> String,
+) {
+    for j in 0..split.p {
+        let input = format!("x{kh}_{ci}_{}", j * g.stride_w + kw * g.dilation_w);
+        for q in 0..split.cq {
+            let (acc, operand) = (acc(j, q), operand(j, q));
+            writeln!(
+                out,
+                "        {acc} = fma(vec4<f32>({input}), {operand}, {acc});"
+            )
+            .unwrap();
+        }
+    }
+}
+
+/// FORWARD: accumulators y{j}_{q} start at the bias; each tap adds x * w; act on store.
+fn forward_body(g: &Conv2dGeometry, split: &Split) -> String {
+    let quads = g.out_c / 4;
+    let mut out = String::new();
+    for j in 0..split.p {
+        for q in 0..split.cq {
+            let index = quad(split, g, q);
+            writeln!(out, "    var y{j}_{q} = bias[{index}];").unwrap();
+        }
+    }
+    load_inputs(&mut out, g, split, "    ");
+    for (tap, kh, kw, ci) in taps(g) {
+        out.push_str("    {\n");
+        for q in 0..split.cq {
+            let index = quad(split, g, tap * quads + q);
+            writeln!(out, "        let w{q} = w[{index}];").unwrap();
+        }
+        let acc = |j, q| format!("y{j}_{q}");
+        tap_fmas(&mut out, g, split, [kh, kw, ci], acc, |_, q| {
+            format!("w{q}")
+        });
+        out.push_str("    }\n");
+    }
+    for j in 0..split.p {
+        for q in 0..split.cq {
+            let index = quad(split, g, j * quads + q);
+            writeln!(out, "    y[out + {index}] = act4(y{j}_{q});").unwrap();
+        }
+    }
+    out
+}
+
+/// FILTER_GRAD: accumulators a{tap}_{q} over the slice's items, each tap adding x * dy.
+fn filter_body(g: &Conv2dGeometry, split: &Split) -> String {
+    let quads = g.out_c / 4;
+    let tap_count = g.k_h * g.k_w * g.in_c;
+    let mut out = String::new();
+    for tap in 0..tap_count {
+        for q in 0..split.cq {
+            writeln!(out, "    var a{tap}_{q} = vec4<f32>(0.0);").unwrap();
+        }
+    }
+    out.push_str(
+        "    for (var item = slice; item < p.rows * SEGMENTS; item += p.slices) {
+        let row = item / SEGMENTS;
+        let n = row / OUT_H;
+        let ow0 = (item % SEGMENTS) * P;
+        let ih0 = i32((row % OUT_H) * STRIDE_H) - i32(PAD_TOP);
+        let iw0 = i32(ow0 * STRIDE_W) - i32(PAD_LEFT);
+",
+    );
+    load_inputs(&mut out, g, split, "        ");
+    for j in 0..split.p {
+        for q in 0..split.cq {
+            writeln!(
+                out,
+                "        let d{j}_{q} = dy_at(row, ow0 + {j}u, {q}u + block * CQ);"
+            )
+            .unwrap();
+        }
+    }
+    for (tap, kh, kw, ci) in taps(g) {
+        let acc = |_, q| format!("a{tap}_{q}");
+        tap_fmas(&mut out, g, split, [kh, kw, ci], acc, |j, q| {
+            format!("d{j}_{q}")
+        });
+    }
+    out.push_str("    }\n");
+    let slice_len = tap_count * quads;
+    for tap in 0..tap_count {
+        for q in 0..split.cq {
+            let index = tap * quads + q;
+            writeln!(
+                out,
+                "    partials[slice * {slice_len}u + {index}u + block * CQ] = a{tap}_{q};"
+            )
+            .unwrap();
+        }
+    }
+    out
+}
