@@ -19,6 +19,13 @@
 //              ... of x[..] * dy[n, oh, ow, co]; reduce.wgsl sums the SLICES slices.
 //              bindings: 1 x, 2 dy (vec4), 3 dw partials (vec4)
 //              grid x: ceil(SLICES * BLOCKS / 64); columns past OW read dy as zero.
+// INPUT_GRAD   dx[n, ih, iw, ci] = sum_{kh, kw, co} dy[n, oh, ow, co] * w[kh, kw, ci, co] with
+//              oh = ih + pad_top - kh * dilation_h (stride 1 only; likewise ow). A thread takes
+//              ROWS x P input cells and all C_in channels; the loop over output-channel quads
+//              stays a loop, and each dy value it loads serves every tap that reads it.
+//              bindings: 1 dy (vec4), 2 w (vec4), 3 dx
+//              grid x: ceil(N * ROW_BLOCKS * SEGMENTS / 64); the last block and segment start
+//              at H - ROWS and W - P.
 // Thread index t: block = t % BLOCKS, then segment and row (FORWARD) or slice (FILTER_GRAD).
 
 const IN_H: u32 = {{IN_H}}u;
@@ -39,10 +46,12 @@ const SEGMENTS: u32 = {{SEGMENTS}}u;
 const CQ: u32 = {{CQ}}u;
 const BLOCKS: u32 = OUT_C4 / CQ;
 
-// rows: N * OH. slices: FILTER_GRAD's slice count.
+// rows: N * OH (N for INPUT_GRAD). slices: FILTER_GRAD's slice count.
 struct Params { rows: u32, slices: u32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
+
+//#if READS_X
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 
 // x[n, ih, iw, ci], zero outside the input (the padding).
@@ -57,6 +66,7 @@ fn x_at(n: u32, ih: i32, iw: i32, ci: u32) -> f32 {
 fn x_in(n: u32, ih: i32, iw: i32, ci: u32) -> f32 {
     return x[((n * IN_H + u32(ih)) * IN_W + u32(iw)) * IN_C + ci];
 }
+//#endif
 
 //#if FORWARD
 @group(0) @binding(2) var<storage, read> w: array<vec4<f32>, W_LEN4>;
@@ -105,6 +115,44 @@ fn filter_grad(@builtin(global_invocation_id) gid: vec3<u32>) {
     }
     let block = t % BLOCKS;
     let slice = t / BLOCKS;
+{{BODY}}
+}
+//#endif
+
+//#if INPUT_GRAD
+@group(0) @binding(1) var<storage, read> dy: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> w: array<vec4<f32>, W_LEN4>;
+@group(0) @binding(3) var<storage, read_write> dx: array<f32>;
+
+// Input rows per thread, and blocks of them per image.
+const ROWS: u32 = {{ROWS}}u;
+const ROW_BLOCKS: u32 = (IN_H + ROWS - 1u) / ROWS;
+
+// Index of dy[n, oh, ow, 0] (0 outside the output), and whether the cell is inside.
+struct Cell { index: u32, inside: bool }
+
+fn dy_cell(n: u32, oh: i32, ow: i32) -> Cell {
+    let inside = (oh >= 0) & (ow >= 0) & (u32(oh) < OUT_H) & (u32(ow) < OUT_W);
+    return Cell(select(0u, ((n * OUT_H + u32(oh)) * OUT_W + u32(ow)) * OUT_C4, inside), inside);
+}
+
+// dy at `cell`, channel quad `quad`; zero outside the output.
+fn dy_at(cell: Cell, quad: u32) -> vec4<f32> {
+    return select(vec4<f32>(0.0), dy[cell.index + quad], cell.inside);
+}
+
+@compute @workgroup_size(64)
+fn input_grad(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let t = gid.x;
+    if (t >= p.rows * ROW_BLOCKS * SEGMENTS) {
+        return;
+    }
+    let segment = t % SEGMENTS;
+    let n = t / (SEGMENTS * ROW_BLOCKS);
+    let ih0 = min(((t / SEGMENTS) % ROW_BLOCKS) * ROWS, IN_H - ROWS);
+    let iw0 = min(segment * P, IN_W - P);
+    // dx[n, ih0 + r, iw0 + j, ci] is dx[out + (r * IN_W + j) * IN_C + ci].
+    let out = ((n * IN_H + ih0) * IN_W + iw0) * IN_C;
 {{BODY}}
 }
 //#endif

@@ -1,7 +1,7 @@
 //! 2-D convolution: forward, input gradient, filter gradient and bias gradient. Shapes: x
 //! [N, H, W, C_in], w [KH, KW, C_in, C_out], y [N, OH, OW, C_out]. All three products run through
-//! the register-blocked implicit-GEMM kernel in conv2d.wgsl + gemm.wgsl, except the forward pass
-//! and filter gradient of layers with few taps, which conv_direct.rs computes directly.
+//! the register-blocked implicit-GEMM kernel in conv2d.wgsl + gemm.wgsl, except for layers with
+//! few taps, which conv_direct.rs computes directly.
 
 use super::conv_direct;
 use super::gemm::{Access, BLoad, GemmPlan};
@@ -97,6 +97,9 @@ pub fn conv2d_forward(
 /// dx from dy `[N, OH, OW, C_out]` and w: `[N, H, W, C_in]`.
 pub fn conv2d_backward_input(gpu: &Gpu, g: &Conv2dGeometry, dy: &Tensor, w: &Tensor) -> Tensor {
     assert_eq!(dy.len(), g.output_len(), "conv2d output-gradient shape");
+    if conv_direct::suits_input_grad(gpu, g) {
+        return conv_direct::backward_input(gpu, g, dy, w);
+    }
     let dx = Tensor::empty(gpu, &[g.batch, g.in_h, g.in_w, g.in_c]);
     let mnk = [g.batch * g.in_h * g.in_w, g.in_c, g.k_h * g.k_w * g.out_c];
     let plan = GemmPlan::new(gpu, mnk[0], mnk[1], mnk[2], false);

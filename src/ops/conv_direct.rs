@@ -1,8 +1,9 @@
 //! Direct convolution for layers with few taps (KH * KW * C_in), such as a first layer on grey or
-//! RGB images: forward and filter gradient in conv2d_direct.wgsl, whose unrolled body this file
-//! writes for each geometry. Other layers, and the input gradient, use the implicit GEMM of
+//! RGB images: forward, input gradient (stride 1) and filter gradient in conv2d_direct.wgsl,
+//! whose unrolled body this file writes for each geometry. Other layers use the implicit GEMM of
 //! conv.rs.
 
+use std::collections::BTreeSet;
 use std::fmt::Write;
 
 use super::{reduce, Activation, Conv2dGeometry};
@@ -17,6 +18,11 @@ const MAX_BODY_FMAS: usize = 1024;
 const MAX_ACCUMULATORS: usize = 104;
 /// Most output columns per thread.
 const MAX_COLUMNS: usize = 16;
+/// Input rows per thread of the input gradient, and most accumulators and multiply-adds (vec4)
+/// in one pass of its loop over output-channel quads.
+const INPUT_GRAD_ROWS: usize = 4;
+const INPUT_GRAD_ACCUMULATORS: usize = 48;
+const INPUT_GRAD_LOOP_FMAS: usize = 512;
 /// Threads per workgroup (must match conv2d_direct.wgsl).
 const THREADS: usize = 64;
 /// Threads worth filling the device with: the filter gradient's slice count aims at it.
@@ -51,13 +57,19 @@ impl Split {
             .rev()
             .find(|&cq| quads % cq == 0 && accumulators(1, cq) <= MAX_ACCUMULATORS)
             .unwrap_or(1);
-        let mut p = g.out_w.min(MAX_COLUMNS);
-        while p > 1 && (accumulators(p, cq) > MAX_ACCUMULATORS || p * cq * taps > MAX_BODY_FMAS) {
+        let fits = |p| accumulators(p, cq) <= MAX_ACCUMULATORS && p * cq * taps <= MAX_BODY_FMAS;
+        Split::columns(g.out_w, cq, fits)
+    }
+
+    /// The widest cut of `width` columns into equal segments whose column count `fits`.
+    fn columns(width: usize, cq: usize, fits: impl Fn(usize) -> bool) -> Split {
+        let mut p = width.min(MAX_COLUMNS);
+        while p > 1 && !fits(p) {
             p -= 1;
         }
-        let segments = g.out_w.div_ceil(p);
+        let segments = width.div_ceil(p);
         Split {
-            p: g.out_w.div_ceil(segments),
+            p: width.div_ceil(segments),
             segments,
             cq,
         }
@@ -69,15 +81,27 @@ impl Split {
     }
 }
 
-/// True when `g` takes the direct kernels: few taps, output channels in quads, and a grid that
-/// fits `gpu`.
+/// True when `g` takes the direct forward and filter-gradient kernels: few taps, output channels
+/// in quads, and a grid that fits `gpu`.
 pub(super) fn suits(gpu: &Gpu, g: &Conv2dGeometry) -> bool {
     let taps = g.k_h * g.k_w * g.in_c;
     if taps > MAX_TAPS || g.out_c % 4 != 0 {
         return false;
     }
     let split = forward_split(g);
-    let threads = g.batch * g.out_h * split.segments * split.blocks(g);
+    grid_fits(gpu, g.batch * g.out_h * split.segments * split.blocks(g))
+}
+
+/// True when `g` also takes the direct input-gradient kernel: stride 1.
+pub(super) fn suits_input_grad(gpu: &Gpu, g: &Conv2dGeometry) -> bool {
+    if !suits(gpu, g) || g.stride_h != 1 || g.stride_w != 1 {
+        return false;
+    }
+    let (rows, split) = input_split(g);
+    grid_fits(gpu, g.batch * g.in_h.div_ceil(rows) * split.segments)
+}
+
+fn grid_fits(gpu: &Gpu, threads: usize) -> bool {
     threads.div_ceil(THREADS) <= gpu.limits.max_compute_workgroups_per_dimension as usize
 }
 
@@ -90,18 +114,33 @@ fn filter_split(g: &Conv2dGeometry) -> Split {
     Split::new(g, move |_, cq| taps * cq)
 }
 
-/// The conv2d_direct.wgsl kernel `entry` for `g` and `split`, with `body` in place.
-fn kernel(g: &Conv2dGeometry, split: &Split, entry: &'static str, body: String) -> Kernel {
+/// Input rows per thread and the cut of input columns for the input gradient.
+fn input_split(g: &Conv2dGeometry) -> (usize, Split) {
+    let taps = g.k_h * g.k_w * g.in_c;
+    let rows = g.in_h.min(INPUT_GRAD_ROWS);
+    let fits =
+        |p| rows * p * g.in_c <= INPUT_GRAD_ACCUMULATORS && rows * p * taps <= INPUT_GRAD_LOOP_FMAS;
+    (rows, Split::columns(g.in_w, 1, fits))
+}
+
+/// The conv2d_direct.wgsl kernel `entry` for `g` and `split`, with `body` in place and `act`
+/// applied on store (FORWARD).
+fn kernel(
+    g: &Conv2dGeometry,
+    split: &Split,
+    entry: &'static str,
+    act: Activation,
+    body: String,
+) -> Kernel {
     let u = |v: usize| v as u32;
-    Kernel::new("conv2d_direct", entry)
-        .define(
-            if entry == "forward" {
-                "FORWARD"
-            } else {
-                "FILTER_GRAD"
-            },
-            1,
-        )
+    let variant = match entry {
+        "forward" => "FORWARD",
+        "input_grad" => "INPUT_GRAD",
+        _ => "FILTER_GRAD",
+    };
+    act.define(Kernel::new("conv2d_direct", entry))
+        .define(variant, 1)
+        .define("READS_X", (entry != "input_grad") as u32)
         .define("IN_H", u(g.in_h))
         .define("IN_W", u(g.in_w))
         .define("IN_C", u(g.in_c))
@@ -130,7 +169,7 @@ pub(super) fn forward(
 ) -> Tensor {
     let split = forward_split(g);
     let y = Tensor::empty(gpu, &[g.batch, g.out_h, g.out_w, g.out_c]);
-    let kernel = act.define(kernel(g, &split, "forward", forward_body(g, &split)));
+    let kernel = kernel(g, &split, "forward", act, forward_body(g, &split));
     let rows = g.batch * g.out_h;
     let params = Params {
         rows: rows as u32,
@@ -145,6 +184,28 @@ pub(super) fn forward(
         [threads.div_ceil(THREADS) as u32, 1, 1],
     );
     y
+}
+
+/// dx from dy and w, as conv::conv2d_backward_input.
+pub(super) fn backward_input(gpu: &Gpu, g: &Conv2dGeometry, dy: &Tensor, w: &Tensor) -> Tensor {
+    let (rows, split) = input_split(g);
+    let dx = Tensor::empty(gpu, &[g.batch, g.in_h, g.in_w, g.in_c]);
+    let body = input_body(g, rows, &split);
+    let kernel =
+        kernel(g, &split, "input_grad", Activation::Linear, body).define("ROWS", rows as u32);
+    let params = Params {
+        rows: g.batch as u32,
+        slices: 0,
+    };
+    let threads = g.batch * g.in_h.div_ceil(rows) * split.segments;
+    let storage = [dy.binding(), w.binding(), dx.binding()];
+    gpu.dispatch(
+        &kernel,
+        &params,
+        &storage,
+        [threads.div_ceil(THREADS) as u32, 1, 1],
+    );
+    dx
 }
 
 /// dw from x and dy, written into `dw` or added to it, as conv::conv2d_backward_filter.
@@ -162,7 +223,7 @@ pub(super) fn backward_filter(
     let slices = (rows * split.segments).min((TARGET_THREADS / blocks).max(1));
     let partials = Tensor::empty(gpu, &[slices, dw.len()]);
     let body = filter_body(g, &split);
-    let kernel = Activation::Linear.define(kernel(g, &split, "filter_grad", body));
+    let kernel = kernel(g, &split, "filter_grad", Activation::Linear, body);
     let params = Params {
         rows: rows as u32,
         slices: slices as u32,
@@ -327,6 +388,69 @@ fn filter_body(g: &Conv2dGeometry, split: &Split) -> String {
                 "    partials[slice * {slice_len}u + {index}u + block * CQ] = a{tap}_{q};"
             )
             .unwrap();
+        }
+    }
+    out
+}
+
+/// INPUT_GRAD: accumulators s{r}_{j}_{ci} hold four partial sums (one per channel of the quad)
+/// of input cell (ih0 + r, iw0 + j). The dy cells that the thread's taps reach are located once;
+/// each pass of the loop over quads loads each of them once. The stores add the four.
+fn input_body(g: &Conv2dGeometry, rows: usize, split: &Split) -> String {
+    let mut out = String::new();
+    let cells = |r, j, ci| format!("s{r}_{j}_{ci}");
+    for r in 0..rows {
+        for j in 0..split.p {
+            for ci in 0..g.in_c {
+                writeln!(out, "    var {} = vec4<f32>(0.0);", cells(r, j, ci)).unwrap();
+            }
+        }
+    }
+    // dy row oh0 + e reaches input row ih0 + r through tap kh when e = r + (KH - 1 - kh) * dh.
+    let row0 = g.pad_top as i64 - ((g.k_h - 1) * g.dilation_h) as i64;
+    let col0 = g.pad_left as i64 - ((g.k_w - 1) * g.dilation_w) as i64;
+    writeln!(out, "    let oh0 = i32(ih0) + ({row0});").unwrap();
+    writeln!(out, "    let ow0 = i32(iw0) + ({col0});").unwrap();
+    let reach = |r: usize, j: usize, kh: usize, kw: usize| {
+        let e = r + (g.k_h - 1 - kh) * g.dilation_h;
+        let f = j + (g.k_w - 1 - kw) * g.dilation_w;
+        (e, f)
+    };
+    let mut loaded = BTreeSet::new();
+    for (_, kh, kw, _) in taps(g) {
+        for r in 0..rows {
+            for j in 0..split.p {
+                loaded.insert(reach(r, j, kh, kw));
+            }
+        }
+    }
+    for &(e, f) in &loaded {
+        writeln!(out, "    let c{e}_{f} = dy_cell(n, oh0 + {e}, ow0 + {f});").unwrap();
+    }
+    out.push_str("    for (var q = 0u; q < OUT_C4; q++) {\n");
+    for (e, f) in loaded {
+        writeln!(out, "        let d{e}_{f} = dy_at(c{e}_{f}, q);").unwrap();
+    }
+    for (tap, ..) in taps(g) {
+        writeln!(out, "        let w{tap} = w[{tap}u * OUT_C4 + q];").unwrap();
+    }
+    for (tap, kh, kw, ci) in taps(g) {
+        for r in 0..rows {
+            for j in 0..split.p {
+                let (e, f) = reach(r, j, kh, kw);
+                let acc = cells(r, j, ci);
+                writeln!(out, "        {acc} = fma(d{e}_{f}, w{tap}, {acc});").unwrap();
+            }
+        }
+    }
+    out.push_str("    }\n");
+    for r in 0..rows {
+        for j in 0..split.p {
+            for ci in 0..g.in_c {
+                let offset = (r * g.in_w + j) * g.in_c + ci;
+                let acc = cells(r, j, ci);
+                writeln!(out, "    dx[out + {offset}u] = dot({acc}, vec4<f32>(1.0));").unwrap();
+            }
         }
     }
     out
