@@ -119,16 +119,6 @@ fn store_c(m: u32, n: u32, slice: u32, value: f32) {
 //#endif
 
 //#if C_VEC4
-// bias[n0 .. n0 + 15]; past C_out it repeats the last vec4, which is never stored.
-fn c_addend(n0: u32) -> Row {
-    let last = OUT_C - 4u;
-    return Row(bias4(n0), bias4(min(n0 + 4u, last)), bias4(min(n0 + 8u, last)), bias4(min(n0 + 12u, last)));
-}
-
-fn bias4(n: u32) -> vec4<f32> {
-    return vec4<f32>(bias[n], bias[n + 1u], bias[n + 2u], bias[n + 3u]);
-}
-
 fn store_c4(m: u32, n: u32, slice: u32, v: vec4<f32>) {
     c[(m * OUT_C + n) / 4u] = vec4<f32>(activate(v.x), activate(v.y), activate(v.z), activate(v.w));
 }
@@ -191,8 +181,6 @@ fn store_c(m: u32, n: u32, slice: u32, value: f32) {
 //#endif
 
 //#if C_VEC4
-fn c_addend(n0: u32) -> Row { return zero_row(); }
-
 fn store_c4(m: u32, n: u32, slice: u32, value: vec4<f32>) {
     c[(m * IN_C + n) / 4u] = value;
 }
@@ -269,8 +257,6 @@ fn store_c(m: u32, n: u32, slice: u32, value: f32) {
 //#endif
 
 //#if C_VEC4
-fn c_addend(n0: u32) -> Row { return zero_row(); }
-
 fn store_c4(m: u32, n: u32, slice: u32, value: vec4<f32>) {
     c[((slice * p.gemm_m + m) * p.gemm_n + n) / 4u] = value;
 }

@@ -10,8 +10,8 @@
 //   B_ROWS4   b_row_offset(KPos) -> u32: B[k, n] is b[offset + n] in `b: array<vec4<f32>>`
 //   B_COLS4   b_col_offset(KPos, BCol) -> u32: B[k .. k + 3, n] is b[offset .. offset + 3]
 //   C_SCALAR  store_c(m, n, slice, f32), one finished element of slice `slice`
-//   C_VEC4    store_c4(m, n, slice, vec4<f32>), C[m, n .. n + 3], and c_addend(n0) -> Row, added
-//             to every row of the block (the bias of columns n0 .. n0 + 15), loaded once
+//   C_VEC4    store_c4(m, n, slice, vec4<f32>), C[m, n .. n + 3]; with C_BIAS the core adds
+//             the op's `bias: array<f32>` (N values), loaded once per thread
 // Offsets count f32 values and are multiples of 4. B_ROWS4 and C_VEC4 need N to be a multiple of
 // 4; A_VEC4 and B_COLS4 need each group of four k to share one contiguous run (K a multiple of 4).
 //
@@ -251,11 +251,26 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     store_row(m0 + 15u, n0, slice, acc15, add);
 }
 
-//#if C_SCALAR
+//#if C_NO_BIAS
 fn c_addend(n0: u32) -> Row {
     return zero_row();
 }
+//#endif
 
+//#if C_BIAS
+// bias[n0 .. n0 + 15], added to every row of the block; past N it repeats the last vec4, which
+// is never stored.
+fn c_addend(n0: u32) -> Row {
+    let last = gemm_n() - 4u;
+    return Row(bias4(n0), bias4(min(n0 + 4u, last)), bias4(min(n0 + 8u, last)), bias4(min(n0 + 12u, last)));
+}
+
+fn bias4(n: u32) -> vec4<f32> {
+    return vec4<f32>(bias[n], bias[n + 1u], bias[n + 2u], bias[n + 3u]);
+}
+//#endif
+
+//#if C_SCALAR
 // Stores columns n .. n + 15 of row m, skipping those outside C (`add` is unused).
 fn store_row(m: u32, n: u32, slice: u32, r: Row, add: Row) {
     if (m >= gemm_m()) {

@@ -262,8 +262,14 @@ fn matmul_matches_reference_for_all_transposes() {
 
 #[test]
 fn dense_layer_matches_reference() {
+    // Odd sizes take scalar loads; multiples of 4 take vec4 loads and stores, with a bias.
+    for shape in [(9, 37, 11), (6, 40, 20)] {
+        check_dense(shape);
+    }
+}
+
+fn check_dense((batch, inputs, units): (usize, usize, usize)) {
     let gpu = gpu();
-    let (batch, inputs, units) = (9, 37, 11);
     let x = random(batch * inputs, 1);
     let w = random(inputs * units, 2);
     let b = random(units, 3);

@@ -87,6 +87,7 @@ pub fn conv2d_forward(
         a_vec4: g.in_c % 4 == 0,
         b: vec4_if(g.out_c % 4 == 0, BLoad::Rows4),
         c_vec4: g.out_c % 4 == 0,
+        bias: true,
     };
     let kernel = conv_kernel(&plan, g, "FORWARD", access, act);
     let storage = [x.binding(), w.binding(), y.binding(), bias.binding()];
@@ -108,6 +109,7 @@ pub fn conv2d_backward_input(gpu: &Gpu, g: &Conv2dGeometry, dy: &Tensor, w: &Ten
         a_vec4: g.out_c % 4 == 0,
         b: vec4_if(g.out_c % 4 == 0, BLoad::Cols4),
         c_vec4: g.in_c % 4 == 0,
+        bias: false,
     };
     let kernel = conv_kernel(&plan, g, "INPUT_GRAD", access, Activation::Linear);
     let storage = [dy.binding(), w.binding(), dx.binding()];
@@ -148,6 +150,7 @@ pub fn conv2d_backward_filter(
             a_vec4: false,
             b: vec4_if(vec4, BLoad::Rows4),
             c_vec4: vec4,
+            bias: false,
         };
         ("TAP_ROWS", access)
     };

@@ -33,6 +33,8 @@ pub(crate) struct Access {
     pub b: BLoad,
     /// C[m, n .. n + 3] stored as one vec4.
     pub c_vec4: bool,
+    /// With `c_vec4`, the core adds the op's per-column `bias` before `store_c4`.
+    pub bias: bool,
 }
 
 impl Access {
@@ -41,6 +43,7 @@ impl Access {
         a_vec4: false,
         b: BLoad::Scalar,
         c_vec4: false,
+        bias: false,
     };
 }
 
@@ -92,6 +95,7 @@ impl GemmPlan {
     /// The GEMM kernel of `module`, reading and writing its operands as `access` says.
     pub fn kernel(&self, module: &'static str, access: Access) -> Kernel {
         let b_vec4 = access.b != BLoad::Scalar;
+        let c_bias = access.c_vec4 && access.bias;
         Kernel::new(module, "main")
             .define("A_SCALAR", !access.a_vec4 as u32)
             .define("A_VEC4", access.a_vec4 as u32)
@@ -101,6 +105,8 @@ impl GemmPlan {
             .define("B_COLS4", (access.b == BLoad::Cols4) as u32)
             .define("C_SCALAR", !access.c_vec4 as u32)
             .define("C_VEC4", access.c_vec4 as u32)
+            .define("C_BIAS", c_bias as u32)
+            .define("C_NO_BIAS", !c_bias as u32)
     }
 
     /// Rows of C that the workgroup grid of `gpu` can cover.

@@ -1,7 +1,7 @@
 //! Matrix products for dense layers (matmul.wgsl + gemm.wgsl): x `[batch, in]`, w `[in, out]`.
 //! forward y = act(x w + b), input gradient dx = dy w^T, weight gradient dw = x^T dy.
 
-use super::gemm::{Access, GemmPlan};
+use super::gemm::{Access, BLoad, GemmPlan};
 use super::{reduce, Activation};
 use crate::gpu::Gpu;
 use crate::tensor::Tensor;
@@ -14,6 +14,27 @@ struct MatmulParams {
     n: u32,
     k: u32,
     k_slice: u32,
+}
+
+/// The vec4 accesses that the layouts allow: four consecutive k of A or of a transposed B, four
+/// consecutive n of B or C.
+fn matmul_access(
+    [_, k, n]: [usize; 3],
+    transpose_a: bool,
+    transpose_b: bool,
+    bias: bool,
+) -> Access {
+    let b = match (transpose_b, k % 4 == 0, n % 4 == 0) {
+        (true, true, _) => BLoad::Cols4,
+        (false, _, true) => BLoad::Rows4,
+        _ => BLoad::Scalar,
+    };
+    Access {
+        a_vec4: !transpose_a && k % 4 == 0,
+        b,
+        c_vec4: n % 4 == 0,
+        bias,
+    }
 }
 
 /// C `[m, n]` = op(A) op(B), where A is stored `[m, k]` (or `[k, m]` when `transpose_a`) and B
@@ -33,8 +54,9 @@ pub fn matmul_into(
     assert_eq!(b.len(), k * n, "matmul B shape");
     assert_eq!(c.len(), m * n, "matmul C shape");
     let plan = GemmPlan::new(gpu, m, n, k, true);
+    let access = matmul_access([m, k, n], transpose_a, transpose_b, false);
     let kernel = Activation::Linear
-        .define(plan.kernel("matmul", Access::SCALAR))
+        .define(plan.kernel("matmul", access))
         .define("NO_BIAS", 1)
         .define("TRANSPOSE_A", transpose_a as u32)
         .define("TRANSPOSE_B", transpose_b as u32);
@@ -75,8 +97,9 @@ pub fn dense_forward(gpu: &Gpu, x: &Tensor, w: &Tensor, bias: &Tensor, act: Acti
     assert_eq!(x.len(), batch * inputs, "dense input shape");
     let y = Tensor::empty(gpu, &[batch, units]);
     let plan = GemmPlan::new(gpu, batch, units, inputs, false);
+    let access = matmul_access([batch, inputs, units], false, false, true);
     let kernel = act
-        .define(plan.kernel("matmul", Access::SCALAR))
+        .define(plan.kernel("matmul", access))
         .define("BIAS", 1)
         .define("TRANSPOSE_A", 0)
         .define("TRANSPOSE_B", 0);
