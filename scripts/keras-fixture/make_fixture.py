@@ -1,0 +1,188 @@
+"""Write the Keras-made import fixtures under tests/data/keras/.
+
+Trains the classic Keras MNIST CNN (and a variant with Dropout, padding="same" and average
+pooling) briefly on the MNIST digits in data/, exports each with the tensorflowjs converter as a
+tfjs-layers model (the CNN also with uint8 weights, the variant with float16 weights), and stores
+Keras's own predictions beside each in expected.json. tests/keras_import.rs and the browser tests
+check webcnn's import against them.
+
+Run from the repository root: python scripts/keras-fixture/make_fixture.py
+README.md in this folder gives the package versions and the install commands.
+"""
+
+import gzip
+import json
+import pathlib
+import shutil
+
+import keras
+import numpy as np
+import tensorflow as tf
+import tensorflowjs as tfjs
+from tensorflowjs.converters import save_keras_model
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+IMAGES = ROOT / "data/mnist-10k-images-idx3-ubyte.gz"
+LABELS = ROOT / "data/mnist-10k-labels-idx1-ubyte.gz"
+OUT = ROOT / "tests/data/keras"
+
+SEED = 1
+TRAIN_COUNT = 4000
+TEST_COUNT = 1000
+# Digits whose full probability vectors expected.json stores: the first held-out digits.
+PROBE_COUNT = 16
+# Held-out digits whose top two probabilities lie closer than this are listed as near ties,
+# because another implementation within the tests' tolerance (1e-4) may pick either digit.
+NEAR_TIE = 2e-4
+
+
+def read_idx(path, rank):
+    """Read a gzipped u8 IDX file of the given rank into a numpy array."""
+    data = gzip.decompress(path.read_bytes())
+    magic = data[:4]
+    if magic != bytes([0, 0, 0x08, rank]):
+        raise ValueError(f"{path}: expected a u8 IDX file of rank {rank}, magic is {magic.hex()}")
+    dims = np.frombuffer(data[4 : 4 + 4 * rank], dtype=">u4").astype(int)
+    return np.frombuffer(data[4 + 4 * rank :], dtype=np.uint8).reshape(dims)
+
+
+def load_digits():
+    """Return the 10,000 digits as float32 NHWC in [0, 1] (byte / 255, as webcnn reads them)
+    and their labels."""
+    images = read_idx(IMAGES, 3).astype(np.float32) / np.float32(255)
+    labels = read_idx(LABELS, 1).astype(np.int64)
+    return images[..., np.newaxis], labels
+
+
+def classic_cnn():
+    """The Keras MNIST example's CNN."""
+    return keras.Sequential(
+        [
+            keras.Input(shape=(28, 28, 1)),
+            keras.layers.Conv2D(32, kernel_size=(3, 3), activation="relu"),
+            keras.layers.MaxPooling2D(pool_size=(2, 2)),
+            keras.layers.Conv2D(64, kernel_size=(3, 3), activation="relu"),
+            keras.layers.MaxPooling2D(pool_size=(2, 2)),
+            keras.layers.Flatten(),
+            keras.layers.Dense(64, activation="relu"),
+            keras.layers.Dense(10, activation="softmax"),
+        ],
+        name="mnist_cnn",
+    )
+
+
+def same_padding_cnn():
+    """A variant with options the classic CNN lacks: padding="same", strides, average
+    pooling, a separate Activation layer, Dropout and a dense layer without bias."""
+    return keras.Sequential(
+        [
+            keras.Input(shape=(28, 28, 1)),
+            keras.layers.Conv2D(16, 5, strides=2, padding="same", activation="relu"),
+            keras.layers.Conv2D(32, 3, padding="same"),
+            keras.layers.Activation("relu"),
+            keras.layers.AveragePooling2D(2),
+            keras.layers.Dropout(0.25),
+            keras.layers.Flatten(),
+            keras.layers.Dense(32, activation="tanh", use_bias=False),
+            keras.layers.Dropout(0.5),
+            keras.layers.Dense(10, activation="softmax"),
+        ],
+        name="same_padding_cnn",
+    )
+
+
+def dequantized(weights, quantization):
+    """Return `weights` as the converter stores them with `quantization` and webcnn reads them
+    back, using the converter's own quantisation code."""
+    dtype = {"uint8": np.uint8, "uint16": np.uint16, "float16": np.float16}[quantization]
+    result = []
+    for w in weights:
+        stored, metadata = tfjs.quantization.quantize_weights(w, dtype)
+        result.append(tfjs.quantization.dequantize_weights(stored, metadata))
+    return result
+
+
+def train(model, split):
+    """Train `model` one epoch on the training digits."""
+    images, labels, train_indices, _ = split
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(
+        images[train_indices],
+        labels[train_indices],
+        batch_size=32,
+        epochs=1,
+        shuffle=True,
+        verbose=2,
+    )
+
+
+def export_fixture(name, model, split, quantization):
+    """Export the trained `model` to OUT/name, with its weights quantised to `quantization`
+    (None for float32), and write Keras's predictions with the stored weights to expected.json
+    beside it."""
+    images, labels, _, test_indices = split
+    folder = OUT / name
+    if folder.exists():
+        shutil.rmtree(folder)
+    trained = model.get_weights()
+    quantization_map = {quantization: "*"} if quantization else None
+    save_keras_model(model, str(folder), quantization_dtype_map=quantization_map)
+    if quantization:
+        # Keras predicts with the weights the export stores, so webcnn can match it closely.
+        model.set_weights(dequantized(trained, quantization))
+
+    probabilities = model.predict(images[test_indices], batch_size=100, verbose=0)
+    predictions = probabilities.argmax(axis=1)
+    _, accuracy = model.evaluate(images[test_indices], labels[test_indices], batch_size=100, verbose=0)
+    model.set_weights(trained)
+    ranked = np.argsort(probabilities, axis=1)[:, ::-1]
+    top2 = np.take_along_axis(probabilities, ranked[:, :2], axis=1)
+    margins = top2[:, 0] - top2[:, 1]
+    near_ties = [
+        {"position": int(i), "top2": [int(d) for d in ranked[i, :2]], "margin": float(margins[i])}
+        for i in np.flatnonzero(margins < NEAR_TIE)
+    ]
+    expected = {
+        "made_by": {
+            "script": "scripts/keras-fixture/make_fixture.py",
+            "tensorflow": tf.__version__,
+            "keras": keras.__version__,
+            "tensorflowjs": tfjs.__version__,
+        },
+        "weights_quantization": quantization,
+        "test_indices": [int(i) for i in test_indices],
+        "test_predictions": [int(p) for p in predictions],
+        "test_correct": int((predictions == labels[test_indices]).sum()),
+        "test_accuracy": float(accuracy),
+        "near_ties": near_ties,
+        "probe_count": PROBE_COUNT,
+        "probe_probabilities": probabilities[:PROBE_COUNT].astype(float).tolist(),
+    }
+    (folder / "expected.json").write_text(json.dumps(expected) + "\n")
+    print(f"{name}: test accuracy {accuracy:.4f}, written to {folder}")
+
+
+def main():
+    tf.config.experimental.enable_op_determinism()
+    images, labels = load_digits()
+    order = np.random.default_rng(SEED).permutation(len(labels))
+    train_indices = order[:TRAIN_COUNT]
+    test_indices = order[TRAIN_COUNT : TRAIN_COUNT + TEST_COUNT]
+    split = (images, labels, train_indices, test_indices)
+    # Each model with the fixture names of its exports and their weight quantisation.
+    models = [
+        (classic_cnn, [("mnist-cnn", None), ("mnist-cnn-uint8", "uint8")]),
+        (same_padding_cnn, [("same-padding-float16", "float16")]),
+    ]
+    for build, exports in models:
+        # A fresh session and seed per model keep layer names and weights independent of the
+        # other models.
+        keras.backend.clear_session()
+        keras.utils.set_random_seed(SEED)
+        model = build()
+        train(model, split)
+        for name, quantization in exports:
+            export_fixture(name, model, split, quantization)
+
+if __name__ == "__main__":
+    main()
