@@ -17,7 +17,12 @@ use webcnn::io::{self, tfjs};
 /// Largest absolute difference allowed between webcnn's and Keras's probabilities.
 const TOLERANCE: f32 = 1e-4;
 /// Fixture folders under tests/data/keras.
-const FIXTURES: [&str; 3] = ["mnist-cnn", "mnist-cnn-uint8", "same-padding-float16"];
+const FIXTURES: [&str; 4] = [
+    "mnist-cnn",
+    "mnist-cnn-uint8",
+    "same-padding-float16",
+    "same-padding-keras-file",
+];
 const CLASSES: usize = 10;
 
 /// Keras's side of a fixture, from its expected.json.
@@ -231,4 +236,28 @@ fn cli_imports_keras_model() {
     weights.sort_by(|a, b| a.0.cmp(&b.0));
     assert_eq!(saved_config, config);
     assert_eq!(saved_weights, weights);
+}
+
+#[test]
+fn keras_file_export_skips_optimizer_state() {
+    // The converter names a .keras file's weights layers/{layer}/vars/{index} and adds the
+    // optimizer's state, including Adam's int32 step count.
+    let path = fixture("same-padding-keras-file").join("model.json");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let specs = json["weightsManifest"][0]["weights"].as_array().unwrap();
+    let names: Vec<&str> = specs.iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert!(names.contains(&"layers/dense/vars/0"), "{names:?}");
+    assert!(
+        specs
+            .iter()
+            .any(|s| s["name"] == "optimizer/vars/0" && s["dtype"] == "int32"),
+        "{names:?}"
+    );
+
+    let (config, weights) = tfjs::import(&path).unwrap();
+    let (h5_config, h5_weights) =
+        tfjs::import(&fixture("same-padding-float16").join("model.json")).unwrap();
+    assert_eq!(config, h5_config);
+    assert_eq!(weights, h5_weights);
 }

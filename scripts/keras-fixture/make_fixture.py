@@ -1,10 +1,11 @@
 """Write the Keras-made import fixtures under tests/data/keras/.
 
 Trains the classic Keras MNIST CNN (and a variant with Dropout, padding="same" and average
-pooling) briefly on the MNIST digits in data/, exports each with the tensorflowjs converter as a
-tfjs-layers model (the CNN also with uint8 weights, the variant with float16 weights), and stores
-Keras's own predictions beside each in expected.json. tests/keras_import.rs and the browser tests
-check webcnn's import against them.
+pooling) briefly on the MNIST digits in data/ and exports each with the tensorflowjs converter as
+a tfjs-layers model: the CNN with float32 and with uint8 weights, the variant with float16
+weights, both through an HDF5 file and through a .keras file. Keras's own predictions go beside
+each export in expected.json. tests/keras_import.rs and the browser tests check webcnn's import
+against them.
 
 Run from the repository root: python scripts/keras-fixture/make_fixture.py
 README.md in this folder gives the package versions and the install commands.
@@ -14,12 +15,14 @@ import gzip
 import json
 import pathlib
 import shutil
+import tempfile
 
 import keras
 import numpy as np
 import tensorflow as tf
 import tensorflowjs as tfjs
 from tensorflowjs.converters import save_keras_model
+from tensorflowjs.converters.converter import dispatch_keras_keras_to_tfjs_layers_model_conversion
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 IMAGES = ROOT / "data/mnist-10k-images-idx3-ubyte.gz"
@@ -116,24 +119,43 @@ def train(model, split):
     )
 
 
-def export_fixture(name, model, split, quantization):
-    """Export the trained `model` to OUT/name, with its weights quantised to `quantization`
-    (None for float32), and write Keras's predictions with the stored weights to expected.json
-    beside it."""
+def export(model, folder, quantization_map, source):
+    """Export `model` to `folder` as a tfjs-layers model, through an HDF5 file with
+    save_keras_model (`source` "h5") or through a Keras 3 .keras file as
+    `tensorflowjs_converter --input_format keras_keras` does (`source` "keras"). The two name
+    the weights differently in the manifest."""
+    if source == "h5":
+        save_keras_model(model, str(folder), quantization_dtype_map=quantization_map)
+        return
+    # The converter unpacks the .keras archive beside it, so it gets a folder of its own.
+    with tempfile.TemporaryDirectory() as scratch:
+        path = pathlib.Path(scratch) / "model.keras"
+        model.save(path)
+        dispatch_keras_keras_to_tfjs_layers_model_conversion(
+            str(path), str(folder), quantization_dtype_map=quantization_map
+        )
+
+
+def export_fixture(name, model, split, quantization, source):
+    """Export the trained `model` to OUT/name from `source` (see export), with its weights
+    quantised to `quantization` (None for float32), and write Keras's predictions with the
+    stored weights to expected.json beside it."""
     images, labels, _, test_indices = split
     folder = OUT / name
     if folder.exists():
         shutil.rmtree(folder)
     trained = model.get_weights()
     quantization_map = {quantization: "*"} if quantization else None
-    save_keras_model(model, str(folder), quantization_dtype_map=quantization_map)
+    export(model, folder, quantization_map, source)
     if quantization:
         # Keras predicts with the weights the export stores, so webcnn can match it closely.
         model.set_weights(dequantized(trained, quantization))
 
     probabilities = model.predict(images[test_indices], batch_size=100, verbose=0)
     predictions = probabilities.argmax(axis=1)
-    _, accuracy = model.evaluate(images[test_indices], labels[test_indices], batch_size=100, verbose=0)
+    _, accuracy = model.evaluate(
+        images[test_indices], labels[test_indices], batch_size=100, verbose=0
+    )
     model.set_weights(trained)
     ranked = np.argsort(probabilities, axis=1)[:, ::-1]
     top2 = np.take_along_axis(probabilities, ranked[:, :2], axis=1)
@@ -149,6 +171,7 @@ def export_fixture(name, model, split, quantization):
             "keras": keras.__version__,
             "tensorflowjs": tfjs.__version__,
         },
+        "exported_from": source,
         "weights_quantization": quantization,
         "test_indices": [int(i) for i in test_indices],
         "test_predictions": [int(p) for p in predictions],
@@ -169,10 +192,16 @@ def main():
     train_indices = order[:TRAIN_COUNT]
     test_indices = order[TRAIN_COUNT : TRAIN_COUNT + TEST_COUNT]
     split = (images, labels, train_indices, test_indices)
-    # Each model with the fixture names of its exports and their weight quantisation.
+    # Each model with its exports: fixture name, weight quantisation and the file exported.
     models = [
-        (classic_cnn, [("mnist-cnn", None), ("mnist-cnn-uint8", "uint8")]),
-        (same_padding_cnn, [("same-padding-float16", "float16")]),
+        (classic_cnn, [("mnist-cnn", None, "h5"), ("mnist-cnn-uint8", "uint8", "h5")]),
+        (
+            same_padding_cnn,
+            [
+                ("same-padding-float16", "float16", "h5"),
+                ("same-padding-keras-file", "float16", "keras"),
+            ],
+        ),
     ]
     for build, exports in models:
         # A fresh session and seed per model keep layer names and weights independent of the
@@ -181,8 +210,9 @@ def main():
         keras.utils.set_random_seed(SEED)
         model = build()
         train(model, split)
-        for name, quantization in exports:
-            export_fixture(name, model, split, quantization)
+        for name, quantization, source in exports:
+            export_fixture(name, model, split, quantization, source)
+
 
 if __name__ == "__main__":
     main()
