@@ -240,13 +240,15 @@ fn cli_imports_keras_model() {
 
 #[test]
 fn keras_file_export_skips_optimizer_state() {
-    // The converter names a .keras file's weights layers/{layer}/vars/{index} and adds the
-    // optimizer's state, including Adam's int32 step count.
+    // The converter names a .keras file's weights after each layer's class and position, not
+    // its name (the conv layers' names are swapped), and adds the optimizer's state, including
+    // Adam's int32 step count.
     let path = fixture("same-padding-keras-file").join("model.json");
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     let specs = json["weightsManifest"][0]["weights"].as_array().unwrap();
     let names: Vec<&str> = specs.iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert!(names.contains(&"layers/conv2d/vars/0"), "{names:?}");
     assert!(names.contains(&"layers/dense/vars/0"), "{names:?}");
     assert!(
         specs

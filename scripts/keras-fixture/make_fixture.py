@@ -76,19 +76,27 @@ def classic_cnn():
 
 def same_padding_cnn():
     """A variant with options the classic CNN lacks: padding="same", strides, average
-    pooling, a separate Activation layer, Dropout and a dense layer without bias."""
+    pooling, a separate Activation layer, Dropout, a dense layer without bias and layer names of
+    its own.
+
+    A .keras file names each layer's weights after its class and position (conv2d, conv2d_1,
+    dense, dense_1), whatever the layer's name. The conv layers' names are those two swapped,
+    so an importer that looks the weights of a .keras export up by layer name gets the wrong
+    shapes."""
     return keras.Sequential(
         [
             keras.Input(shape=(28, 28, 1)),
-            keras.layers.Conv2D(16, 5, strides=2, padding="same", activation="relu"),
-            keras.layers.Conv2D(32, 3, padding="same"),
+            keras.layers.Conv2D(
+                16, 5, strides=2, padding="same", activation="relu", name="conv2d_1"
+            ),
+            keras.layers.Conv2D(32, 3, padding="same", name="conv2d"),
             keras.layers.Activation("relu"),
             keras.layers.AveragePooling2D(2),
             keras.layers.Dropout(0.25),
             keras.layers.Flatten(),
-            keras.layers.Dense(32, activation="tanh", use_bias=False),
+            keras.layers.Dense(32, activation="tanh", use_bias=False, name="hidden"),
             keras.layers.Dropout(0.5),
-            keras.layers.Dense(10, activation="softmax"),
+            keras.layers.Dense(10, activation="softmax", name="logits"),
         ],
         name="same_padding_cnn",
     )

@@ -9,12 +9,14 @@
 
 mod manifest;
 
+use std::collections::HashMap;
+
 use serde_json::Value;
 
 pub use manifest::{Tensor, WeightsManifest};
 
 use super::Weights;
-use crate::layers::{Conv2dConfig, DenseConfig, Initializer, LayerConfig, PoolConfig};
+use crate::layers::{Conv2dConfig, DenseConfig, Initializer, Layer, LayerConfig, PoolConfig};
 use crate::model::{build_layers, check_output, ModelConfig};
 use crate::ops::{Activation, Padding};
 use crate::{Error, Result};
@@ -62,6 +64,9 @@ struct KerasTensor {
     layer: String,
     /// `kernel` or `bias`.
     weight: &'static str,
+    /// Name of the layer in a Keras 3 `.keras` file: the snake_case class name, followed by
+    /// `_{n}` for the n-th later layer of that class in the model, such as `conv2d_1`.
+    saved_layer: String,
     /// Position among the tensors the layer stores. Keras creates the kernel first and the bias,
     /// if any, second.
     index: usize,
@@ -71,14 +76,12 @@ impl KerasTensor {
     /// Returns whether manifest tensor `name` is this tensor. Exports of HDF5 models name it
     /// `{layer}/{weight}`, possibly with the model's name as a prefix and `:0` as a suffix.
     /// Exports of Keras 3 `.keras` files (`tensorflowjs_converter --input_format keras_keras`)
-    /// name it `layers/{layer}/vars/{index}`.
+    /// name it `layers/{saved_layer}/vars/{index}`, whatever the layer's own name is.
     fn matches(&self, name: &str) -> bool {
         let name = name.strip_suffix(":0").unwrap_or(name);
         let by_weight = format!("{}/{}", self.layer, self.weight);
-        let by_index = format!("layers/{}/vars/{}", self.layer, self.index);
-        [by_weight, by_index]
-            .iter()
-            .any(|suffix| name == suffix || name.ends_with(&format!("/{suffix}")))
+        let by_weight_matches = name == by_weight || name.ends_with(&format!("/{by_weight}"));
+        by_weight_matches || name == format!("layers/{}/vars/{}", self.saved_layer, self.index)
     }
 }
 
@@ -288,8 +291,24 @@ fn convert(layers: &[KerasLayer]) -> std::result::Result<(ModelConfig, Vec<Param
     }
     let (built, _) = build_layers(&config, 1).map_err(|e| e.to_string())?;
     check_output(&config, &built).map_err(|e| e.to_string())?;
+    Ok((config, params(&built, &sources)))
+}
+
+/// Lists the parameters of the built webcnn layers with the Keras tensor of each. `sources`
+/// gives the Keras layer behind each webcnn layer and whether it has a bias.
+fn params(built: &[Box<dyn Layer>], sources: &[(&KerasLayer, bool)]) -> Vec<Param> {
     let mut params = Vec::new();
-    for (index, (layer, (keras, has_bias))) in built.iter().zip(&sources).enumerate() {
+    // Layers of each class so far, which number the layers in a .keras file.
+    let mut class_counts: HashMap<&str, usize> = HashMap::new();
+    for (index, (layer, (keras, has_bias))) in built.iter().zip(sources).enumerate() {
+        let count = class_counts.entry(keras.class).or_default();
+        // Keras writes the class name in snake_case, which for Conv2D and Dense, the only
+        // imported layers with weights, is the lowercased name.
+        let mut saved_layer = keras.class.to_ascii_lowercase();
+        if *count > 0 {
+            saved_layer = format!("{saved_layer}_{count}");
+        }
+        *count += 1;
         let mut stored = 0;
         for slot in layer.params() {
             let mut tensor = None;
@@ -297,6 +316,7 @@ fn convert(layers: &[KerasLayer]) -> std::result::Result<(ModelConfig, Vec<Param
                 tensor = Some(KerasTensor {
                     layer: keras.name.to_string(),
                     weight: slot.name,
+                    saved_layer: saved_layer.clone(),
                     index: stored,
                 });
                 stored += 1;
@@ -309,7 +329,7 @@ fn convert(layers: &[KerasLayer]) -> std::result::Result<(ModelConfig, Vec<Param
             });
         }
     }
-    Ok((config, params))
+    params
 }
 
 /// `[height, width, channels]` from the InputLayer's or the first layer's batch shape.
@@ -566,6 +586,7 @@ mod tests {
         let kernel = KerasTensor {
             layer: "dense_1".into(),
             weight: "kernel",
+            saved_layer: "dense".into(),
             index: 0,
         };
         assert!(kernel.matches("dense_1/kernel"));
@@ -577,13 +598,15 @@ mod tests {
     #[test]
     fn keras_file_names_match_by_index() {
         let bias = KerasTensor {
-            layer: "dense_1".into(),
+            layer: "logits".into(),
             weight: "bias",
+            saved_layer: "dense_1".into(),
             index: 1,
         };
         assert!(bias.matches("layers/dense_1/vars/1"));
         assert!(!bias.matches("layers/dense_1/vars/0"));
         assert!(!bias.matches("layers/dense_11/vars/1"));
+        assert!(!bias.matches("layers/logits/vars/1"));
         assert!(!bias.matches("vars/1"));
     }
 }
