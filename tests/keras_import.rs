@@ -17,11 +17,12 @@ use webcnn::io::{self, tfjs};
 /// Largest absolute difference allowed between webcnn's and Keras's probabilities.
 const TOLERANCE: f32 = 1e-4;
 /// Fixture folders under tests/data/keras.
-const FIXTURES: [&str; 4] = [
+const FIXTURES: [&str; 5] = [
     "mnist-cnn",
     "mnist-cnn-uint8",
     "same-padding-float16",
     "same-padding-keras-file",
+    "keras2-cnn",
 ];
 const CLASSES: usize = 10;
 

@@ -21,6 +21,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 import tensorflowjs as tfjs
+import tf_keras
 from tensorflowjs.converters import save_keras_model
 from tensorflowjs.converters.converter import dispatch_keras_keras_to_tfjs_layers_model_conversion
 
@@ -102,6 +103,20 @@ def same_padding_cnn():
     )
 
 
+def keras2_cnn():
+    """A small CNN in Keras 2 (tf_keras, the Keras of TensorFlow 2.15 and older), which writes
+    `batch_input_shape` and names weights `{layer}/kernel` without the model's name."""
+    return tf_keras.Sequential(
+        [
+            tf_keras.layers.Conv2D(16, 3, activation="relu", input_shape=(28, 28, 1)),
+            tf_keras.layers.MaxPooling2D(2),
+            tf_keras.layers.Flatten(),
+            tf_keras.layers.Dropout(0.5),
+            tf_keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
+
+
 def dequantized(weights, quantization):
     """Return `weights` as the converter stores them with `quantization` and webcnn reads them
     back, using the converter's own quantisation code."""
@@ -144,7 +159,7 @@ def export(model, folder, quantization_map, source):
         )
 
 
-def export_fixture(name, model, split, quantization, source):
+def export_fixture(name, model, keras_version, split, quantization, source):
     """Export the trained `model` to OUT/name from `source` (see export), with its weights
     quantised to `quantization` (None for float32), and write Keras's predictions with the
     stored weights to expected.json beside it."""
@@ -176,7 +191,7 @@ def export_fixture(name, model, split, quantization, source):
         "made_by": {
             "script": "scripts/keras-fixture/make_fixture.py",
             "tensorflow": tf.__version__,
-            "keras": keras.__version__,
+            "keras": keras_version,
             "tensorflowjs": tfjs.__version__,
         },
         "exported_from": source,
@@ -200,26 +215,29 @@ def main():
     train_indices = order[:TRAIN_COUNT]
     test_indices = order[TRAIN_COUNT : TRAIN_COUNT + TEST_COUNT]
     split = (images, labels, train_indices, test_indices)
-    # Each model with its exports: fixture name, weight quantisation and the file exported.
+    # Each model with its Keras package and its exports: fixture name, weight quantisation and
+    # the file exported.
     models = [
-        (classic_cnn, [("mnist-cnn", None, "h5"), ("mnist-cnn-uint8", "uint8", "h5")]),
+        (classic_cnn, keras, [("mnist-cnn", None, "h5"), ("mnist-cnn-uint8", "uint8", "h5")]),
         (
             same_padding_cnn,
+            keras,
             [
                 ("same-padding-float16", "float16", "h5"),
                 ("same-padding-keras-file", "float16", "keras"),
             ],
         ),
+        (keras2_cnn, tf_keras, [("keras2-cnn", None, "h5")]),
     ]
-    for build, exports in models:
+    for build, package, exports in models:
         # A fresh session and seed per model keep layer names and weights independent of the
         # other models.
-        keras.backend.clear_session()
-        keras.utils.set_random_seed(SEED)
+        package.backend.clear_session()
+        package.utils.set_random_seed(SEED)
         model = build()
         train(model, split)
         for name, quantization, source in exports:
-            export_fixture(name, model, split, quantization, source)
+            export_fixture(name, model, package.__version__, split, quantization, source)
 
 
 if __name__ == "__main__":

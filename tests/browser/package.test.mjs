@@ -249,7 +249,8 @@ test('Keras models written by Python Keras load in the browser', { timeout: 5 * 
   // tests/data/keras: Python Keras models exported by the tensorflowjs converter, with Keras's
   // probabilities for held-out embedded digits (scripts/keras-fixture/make_fixture.py).
   const { page, errors } = await openBlankPage(t, { webgpu: false });
-  for (const name of ['mnist-cnn', 'mnist-cnn-uint8', 'same-padding-float16', 'same-padding-keras-file']) {
+  const names = ['mnist-cnn', 'mnist-cnn-uint8', 'same-padding-float16', 'same-padding-keras-file', 'keras2-cnn'];
+  for (const name of names) {
     const expected = JSON.parse(readFileSync(join(REPO_ROOT, 'tests/data/keras', name, 'expected.json'), 'utf8'));
     const { probes, predictions, labels } = await page.evaluate(async ({ name, expected }) => {
       const webcnn = await import('/js/src/index.js');
