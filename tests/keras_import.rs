@@ -264,3 +264,27 @@ fn keras_file_export_skips_optimizer_state() {
     assert_eq!(config, h5_config);
     assert_eq!(weights, h5_weights);
 }
+
+#[test]
+fn missing_keras_file_tensor_is_named() {
+    let path = fixture("same-padding-keras-file").join("model.json");
+    let mut json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let specs = json["weightsManifest"][0]["weights"]
+        .as_array_mut()
+        .unwrap();
+    let position = specs
+        .iter()
+        .position(|s| s["name"] == "layers/dense/vars/0")
+        .unwrap();
+    specs.remove(position);
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("keras-file-missing-tensor");
+    std::fs::create_dir_all(&dir).unwrap();
+    let damaged = dir.join("model.json");
+    std::fs::write(&damaged, json.to_string()).unwrap();
+
+    let error = tfjs::import(&damaged).unwrap_err().to_string();
+    assert!(error.contains("\"hidden/kernel\""), "{error}");
+    assert!(error.contains("\"layers/dense/vars/0\""), "{error}");
+    assert!(error.contains("missing"), "{error}");
+}

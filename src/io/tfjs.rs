@@ -64,8 +64,9 @@ struct KerasTensor {
     layer: String,
     /// `kernel` or `bias`.
     weight: &'static str,
-    /// Name of the layer in a Keras 3 `.keras` file: the snake_case class name, followed by
-    /// `_{n}` for the n-th later layer of that class in the model, such as `conv2d_1`.
+    /// Name of the layer in a Keras 3 `.keras` file: the snake_case class name for the first
+    /// layer of its class, with `_{n}` appended for the n-th one after it, such as `conv2d_1` for
+    /// the second Conv2D.
     saved_layer: String,
     /// Position among the tensors the layer stores. Keras creates the kernel first and the bias,
     /// if any, second.
@@ -81,7 +82,12 @@ impl KerasTensor {
         let name = name.strip_suffix(":0").unwrap_or(name);
         let by_weight = format!("{}/{}", self.layer, self.weight);
         let by_weight_matches = name == by_weight || name.ends_with(&format!("/{by_weight}"));
-        by_weight_matches || name == format!("layers/{}/vars/{}", self.saved_layer, self.index)
+        by_weight_matches || name == self.keras_file_name()
+    }
+
+    /// Returns the tensor's name in exports of Keras 3 `.keras` files.
+    fn keras_file_name(&self) -> String {
+        format!("layers/{}/vars/{}", self.saved_layer, self.index)
     }
 }
 
@@ -185,7 +191,9 @@ impl TfjsModel {
                 .find(|(name, _)| keras.matches(name))
                 .ok_or_else(|| {
                     self.error(format!(
-                        "tensor \"{keras}\" of {} is missing from the weights manifest",
+                        "tensor \"{keras}\" (\"{}\" in exports of .keras files) of {} is \
+                         missing from the weights manifest",
+                        keras.keras_file_name(),
                         param.layer
                     ))
                 })?;

@@ -119,7 +119,7 @@ impl WeightsManifest {
         })
     }
 
-    /// Name and shape of every tensor, in storage order.
+    /// Name and shape of every tensor that is not skipped, in storage order.
     pub fn tensors(&self) -> impl Iterator<Item = (&str, &[usize])> {
         self.groups
             .iter()
