@@ -9,12 +9,14 @@
 
 mod manifest;
 
+use std::collections::HashMap;
+
 use serde_json::Value;
 
 pub use manifest::{Tensor, WeightsManifest};
 
 use super::Weights;
-use crate::layers::{Conv2dConfig, DenseConfig, Initializer, LayerConfig, PoolConfig};
+use crate::layers::{Conv2dConfig, DenseConfig, Initializer, Layer, LayerConfig, PoolConfig};
 use crate::model::{build_layers, check_output, ModelConfig};
 use crate::ops::{Activation, Padding};
 use crate::{Error, Result};
@@ -48,12 +50,51 @@ pub struct TfjsModel {
 struct Param {
     /// webcnn name, `layers.{index}.{kernel|bias}`.
     name: String,
-    /// Keras name, `{layer name}/{kernel|bias}`; `None` for the zero bias of a layer with
-    /// `use_bias: false`.
-    keras: Option<String>,
+    /// The Keras tensor, or `None` for the zero bias of a layer with `use_bias: false`.
+    keras: Option<KerasTensor>,
     shape: Vec<usize>,
     /// Description of the layer for errors, such as `layer 2 (Dense "dense_1")`.
     layer: String,
+}
+
+/// A weight of a Keras layer, as the manifest may name it.
+#[derive(Debug)]
+struct KerasTensor {
+    /// Name of the Keras layer.
+    layer: String,
+    /// `kernel` or `bias`.
+    weight: &'static str,
+    /// Name of the layer in a Keras 3 `.keras` file: the snake_case class name for the first
+    /// layer of its class, with `_{n}` appended for the n-th one after it, such as `conv2d_1` for
+    /// the second Conv2D.
+    saved_layer: String,
+    /// Position among the tensors the layer stores. Keras creates the kernel first and the bias,
+    /// if any, second.
+    index: usize,
+}
+
+impl KerasTensor {
+    /// Returns whether manifest tensor `name` is this tensor. Exports of HDF5 models name it
+    /// `{layer}/{weight}`, possibly with the model's name as a prefix and `:0` as a suffix.
+    /// Exports of Keras 3 `.keras` files (`tensorflowjs_converter --input_format keras_keras`)
+    /// name it `layers/{saved_layer}/vars/{index}`, whatever the layer's own name is.
+    fn matches(&self, name: &str) -> bool {
+        let name = name.strip_suffix(":0").unwrap_or(name);
+        let by_weight = format!("{}/{}", self.layer, self.weight);
+        let by_weight_matches = name == by_weight || name.ends_with(&format!("/{by_weight}"));
+        by_weight_matches || name == self.keras_file_name()
+    }
+
+    /// Returns the tensor's name in exports of Keras 3 `.keras` files.
+    fn keras_file_name(&self) -> String {
+        format!("layers/{}/vars/{}", self.saved_layer, self.index)
+    }
+}
+
+impl std::fmt::Display for KerasTensor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.layer, self.weight)
+    }
 }
 
 /// A Keras layer entry of the topology.
@@ -116,7 +157,7 @@ impl TfjsModel {
                     Some(keras) => {
                         let tensor = tensors
                             .iter()
-                            .find(|tensor| same_tensor(&tensor.name, keras))
+                            .find(|tensor| keras.matches(&tensor.name))
                             .expect("the manifest was checked");
                         tensor.values.clone()
                     }
@@ -133,8 +174,8 @@ impl TfjsModel {
             let used = self
                 .params
                 .iter()
-                .filter_map(|p| p.keras.as_deref())
-                .any(|keras| same_tensor(name, keras));
+                .filter_map(|p| p.keras.as_ref())
+                .any(|keras| keras.matches(name));
             if !used {
                 return Err(self.error(format!(
                     "the manifest's tensor {name:?} belongs to no layer of the model; the weights \
@@ -147,16 +188,18 @@ impl TfjsModel {
             let (_, shape) = self
                 .manifest
                 .tensors()
-                .find(|(name, _)| same_tensor(name, keras))
+                .find(|(name, _)| keras.matches(name))
                 .ok_or_else(|| {
                     self.error(format!(
-                        "tensor {keras:?} of {} is missing from the weights manifest",
+                        "tensor \"{keras}\" (\"{}\" in exports of .keras files) of {} is \
+                         missing from the weights manifest",
+                        keras.keras_file_name(),
                         param.layer
                     ))
                 })?;
             if shape != param.shape {
                 return Err(self.error(format!(
-                    "tensor {keras:?} has shape {shape:?} in the weights manifest, but {} needs {:?}",
+                    "tensor \"{keras}\" has shape {shape:?} in the weights manifest, but {} needs {:?}",
                     param.layer, param.shape
                 )));
             }
@@ -174,13 +217,6 @@ fn model_error(source: &str, message: String) -> Error {
         path: source.to_string(),
         message,
     }
-}
-
-/// Returns whether manifest tensor `name` is Keras tensor `keras` (`layer/kernel`). Manifests
-/// may add the model's name as a prefix and `:0` as a suffix.
-fn same_tensor(name: &str, keras: &str) -> bool {
-    let name = name.strip_suffix(":0").unwrap_or(name);
-    name == keras || name.ends_with(&format!("/{keras}"))
 }
 
 /// Returns the layer list of a Sequential topology (`{class_name, config: {layers}}`, or an old
@@ -263,20 +299,45 @@ fn convert(layers: &[KerasLayer]) -> std::result::Result<(ModelConfig, Vec<Param
     }
     let (built, _) = build_layers(&config, 1).map_err(|e| e.to_string())?;
     check_output(&config, &built).map_err(|e| e.to_string())?;
+    Ok((config, params(&built, &sources)))
+}
+
+/// Lists the parameters of the built webcnn layers with the Keras tensor of each. `sources`
+/// gives the Keras layer behind each webcnn layer and whether it has a bias.
+fn params(built: &[Box<dyn Layer>], sources: &[(&KerasLayer, bool)]) -> Vec<Param> {
     let mut params = Vec::new();
-    for (index, (layer, (keras, has_bias))) in built.iter().zip(&sources).enumerate() {
+    // Layers of each class so far, which number the layers in a .keras file.
+    let mut class_counts: HashMap<&str, usize> = HashMap::new();
+    for (index, (layer, (keras, has_bias))) in built.iter().zip(sources).enumerate() {
+        let count = class_counts.entry(keras.class).or_default();
+        // Keras writes the class name in snake_case, which for Conv2D and Dense, the only
+        // imported layers with weights, is the lowercased name.
+        let mut saved_layer = keras.class.to_ascii_lowercase();
+        if *count > 0 {
+            saved_layer = format!("{saved_layer}_{count}");
+        }
+        *count += 1;
+        let mut stored = 0;
         for slot in layer.params() {
-            let keras_name =
-                (slot.name != "bias" || *has_bias).then(|| format!("{}/{}", keras.name, slot.name));
+            let mut tensor = None;
+            if slot.name != "bias" || *has_bias {
+                tensor = Some(KerasTensor {
+                    layer: keras.name.to_string(),
+                    weight: slot.name,
+                    saved_layer: saved_layer.clone(),
+                    index: stored,
+                });
+                stored += 1;
+            }
             params.push(Param {
                 name: format!("layers.{index}.{}", slot.name),
-                keras: keras_name,
+                keras: tensor,
                 shape: slot.shape.clone(),
                 layer: keras.describe(),
             });
         }
     }
-    Ok((config, params))
+    params
 }
 
 /// `[height, width, channels]` from the InputLayer's or the first layer's batch shape.
@@ -462,13 +523,19 @@ fn initializer(layer: &KerasLayer) -> Initializer {
     }
 }
 
-/// Parses the model.json's `weightsManifest`.
+/// Parses the model.json's `weightsManifest`, skipping the optimizer's state.
 fn weights_manifest(root: &Value) -> std::result::Result<WeightsManifest, String> {
     let groups = root
         .get("weightsManifest")
         .and_then(Value::as_array)
         .ok_or("it has no \"weightsManifest\" list; save the model with its weights")?;
-    WeightsManifest::from_groups(groups)
+    WeightsManifest::from_groups_skipping(groups, is_optimizer_state)
+}
+
+/// Returns whether manifest tensor `name` is optimizer state, such as Adam's moments and step
+/// count (`optimizer/vars/0`), which exports of compiled Keras 3 `.keras` files contain.
+fn is_optimizer_state(name: &str) -> bool {
+    name.starts_with("optimizer/vars/")
 }
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -524,8 +591,30 @@ mod tests {
 
     #[test]
     fn manifest_names_match_with_prefix_and_suffix() {
-        assert!(same_tensor("dense_1/kernel", "dense_1/kernel"));
-        assert!(same_tensor("sequential/dense_1/kernel:0", "dense_1/kernel"));
-        assert!(!same_tensor("dense_11/kernel", "dense_1/kernel"));
+        let kernel = KerasTensor {
+            layer: "dense_1".into(),
+            weight: "kernel",
+            saved_layer: "dense".into(),
+            index: 0,
+        };
+        assert!(kernel.matches("dense_1/kernel"));
+        assert!(kernel.matches("sequential/dense_1/kernel:0"));
+        assert!(!kernel.matches("dense_11/kernel"));
+        assert!(!kernel.matches("dense_1/bias"));
+    }
+
+    #[test]
+    fn keras_file_names_match_by_index() {
+        let bias = KerasTensor {
+            layer: "logits".into(),
+            weight: "bias",
+            saved_layer: "dense_1".into(),
+            index: 1,
+        };
+        assert!(bias.matches("layers/dense_1/vars/1"));
+        assert!(!bias.matches("layers/dense_1/vars/0"));
+        assert!(!bias.matches("layers/dense_11/vars/1"));
+        assert!(!bias.matches("layers/logits/vars/1"));
+        assert!(!bias.matches("vars/1"));
     }
 }

@@ -4,13 +4,14 @@
 // digits with the model the page ships (www/public/models/digits.safetensors). Training must
 // finish with its events and replace that model. The classifier must classify a drawn digit
 // with the trained model, a model from a URL and webcam frames, and a damaged model must give
-// an error event. No request may leave the origin. The draw pad must also feed a model of
+// an error event. A model.json written by Python Keras must give Keras's probabilities. No request may leave the origin. The draw pad must also feed a model of
 // another input shape, built with the package API, and reject a non-image input.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { writeTfjsFixtures } from './fixtures.mjs';
 import { launchBrowser, watchConsole } from './support.mjs';
 import { REPO_ROOT, serveStatic } from './static.mjs';
@@ -20,7 +21,12 @@ const CSP = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src
 async function start(t, browser) {
   const fixtures = writeTfjsFixtures();
   const server = await serveStatic(
-    { '/': join(REPO_ROOT, 'www/dist'), '/fixtures/': fixtures, '/js/': join(REPO_ROOT, 'js') },
+    {
+      '/': join(REPO_ROOT, 'www/dist'),
+      '/fixtures/': fixtures,
+      '/keras/': join(REPO_ROOT, 'tests/data/keras'),
+      '/js/': join(REPO_ROOT, 'js'),
+    },
     { 'Content-Security-Policy': CSP },
   );
   t.after(async () => {
@@ -231,6 +237,43 @@ test('shipped model classifies test digits untrained', { timeout: 5 * 60_000 }, 
   const lastTop = await page.evaluate(() => window.__lastTop);
   assert.equal(lastTop[0].label, '1', JSON.stringify(lastTop));
 
+  assert.deepEqual(outside, []);
+  assert.deepEqual(await page.evaluate(() => window.__violations), []);
+  assert.deepEqual(errors, []);
+});
+
+test('classifier loads a model.json from Python Keras', { timeout: 5 * 60_000 }, async (t) => {
+  // tests/data/keras/mnist-cnn: the Keras MNIST CNN trained in Python Keras and exported by the
+  // tensorflowjs converter, with Keras's probabilities for its probe digits.
+  const { page, errors, outside } = await start(t, await launchBrowser({ webgpu: false }));
+  const expected = JSON.parse(readFileSync(join(REPO_ROOT, 'tests/data/keras/mnist-cnn/expected.json'), 'utf8'));
+  // u8 IDX images: a 16-byte header, then 28 x 28 bytes per digit.
+  const images = gunzipSync(readFileSync(join(REPO_ROOT, 'data/mnist-10k-images-idx3-ubyte.gz')));
+  await page.evaluate(() => {
+    const element = document.createElement('webcnn-classifier');
+    element.id = 'keras';
+    element.setAttribute('top-k', '10');
+    document.body.append(element);
+  });
+  const loaded = nextEvent(page, '#keras', 'load');
+  await page.evaluate(() => document.querySelector('#keras').setAttribute('src', '/keras/mnist-cnn/model.json'));
+  await loaded;
+
+  let worst = 0;
+  for (let i = 0; i < expected.probe_count; i++) {
+    const index = expected.test_indices[i];
+    const pixels = Array.from(images.subarray(16 + index * 784, 16 + (index + 1) * 784), (byte) => byte / 255);
+    const prediction = nextEvent(page, '#keras', 'prediction');
+    await page.evaluate((pixels) => document.querySelector('#keras').classify(Float32Array.from(pixels)), pixels);
+    const { top } = await prediction;
+    checkTop(top, 10);
+    assert.equal(top[0].index, expected.test_predictions[i], `probe digit ${i}: ${JSON.stringify(top)}`);
+    for (const { index: digit, probability } of top) {
+      worst = Math.max(worst, Math.abs(probability - expected.probe_probabilities[i][digit]));
+    }
+  }
+  t.diagnostic(`probabilities differ from Keras's by at most ${worst}`);
+  assert.ok(worst <= 1e-4, `probabilities differ from Keras's by up to ${worst}`);
   assert.deepEqual(outside, []);
   assert.deepEqual(await page.evaluate(() => window.__violations), []);
   assert.deepEqual(errors, []);

@@ -2,7 +2,7 @@
 // MNIST CNN written with the JS API trains on the embedded digits on the CPU path; freezing,
 // IndexedDB and Blob round trips, per-batch callbacks and the optimizer state kept across fit
 // calls, and the import of Keras models saved by TensorFlow.js (written by tfjs 4.22.0 in Node)
-// with damaged copies.
+// with damaged copies, and of models written by Python Keras with the tensorflowjs converter.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -242,6 +242,47 @@ test('the JS API trains on WebGPU', { timeout: 5 * 60_000 }, async (t) => {
   assert.ok(losses.every((loss) => loss > 0), `batch losses ${losses}`);
   assert.ok(result.loss[1] < result.loss[0], `loss ${result.loss}`);
   assert.ok(result.score.accuracy > 0.5, `test accuracy ${result.score.accuracy}`);
+  assert.deepEqual(errors, []);
+});
+
+test('Keras models written by Python Keras load in the browser', { timeout: 5 * 60_000 }, async (t) => {
+  // tests/data/keras: Python Keras models exported by the tensorflowjs converter, with Keras's
+  // probabilities for held-out embedded digits (scripts/keras-fixture/make_fixture.py).
+  const { page, errors } = await openBlankPage(t, { webgpu: false });
+  const names = ['mnist-cnn', 'mnist-cnn-uint8', 'same-padding-float16', 'same-padding-keras-file', 'keras2-cnn'];
+  for (const name of names) {
+    const expected = JSON.parse(readFileSync(join(REPO_ROOT, 'tests/data/keras', name, 'expected.json'), 'utf8'));
+    const { probes, predictions, labels } = await page.evaluate(async ({ name, expected }) => {
+      const webcnn = await import('/js/src/index.js');
+      const digits = await webcnn.datasets.loadIdx('/data/mnist-10k-images-idx3-ubyte.gz', '/data/mnist-10k-labels-idx1-ubyte.gz');
+      const heldOut = webcnn.datasets.take(digits, expected.test_indices);
+      const model = await webcnn.loadModel(`/tests/data/keras/${name}/model.json`);
+      const outputs = (await model.predict(heldOut.x)).data;
+      model.dispose();
+      const predictions = [];
+      for (let i = 0; i < heldOut.y.data.length; i++) {
+        const row = Array.from(outputs.subarray(i * 10, (i + 1) * 10));
+        predictions.push(row.indexOf(Math.max(...row)));
+      }
+      return { probes: Array.from(outputs.subarray(0, expected.probe_count * 10)), predictions, labels: Array.from(heldOut.y.data) };
+    }, { name, expected });
+
+    const worst = Math.max(...probes.map((v, i) => Math.abs(v - expected.probe_probabilities[Math.floor(i / 10)][i % 10])));
+    console.log(`${name}: probabilities differ from Keras's by at most ${worst}`);
+    assert.ok(worst <= 1e-4, `${name}: probabilities differ from Keras's by up to ${worst}`);
+    // Near ties (top two within 2e-4) may go either way, but every other digit must agree.
+    const ties = new Map(expected.near_ties.map((tie) => [tie.position, tie.top2]));
+    let disagreements = 0;
+    predictions.forEach((got, i) => {
+      const want = expected.test_predictions[i];
+      if (ties.has(i)) assert.ok(ties.get(i).includes(got), `${name}: held-out digit ${i} is predicted as ${got}`);
+      else assert.equal(got, want, `${name}: held-out digit ${i} is predicted as ${got}, Keras predicts ${want}`);
+      if (got !== want) disagreements++;
+    });
+    const correct = predictions.filter((p, i) => p === labels[i]).length;
+    console.log(`${name}: ${correct} of ${labels.length} held-out digits correct, Keras ${expected.test_correct}`);
+    assert.ok(Math.abs(correct - expected.test_correct) <= disagreements, `${name}: ${correct} correct, Keras ${expected.test_correct}`);
+  }
   assert.deepEqual(errors, []);
 });
 

@@ -41,6 +41,9 @@ struct WeightSpec {
     dtype: String,
     #[serde(default)]
     quantization: Option<Quantization>,
+    /// Whether the tensor is skipped: its bytes are passed over and it is not decoded.
+    #[serde(skip)]
+    skipped: bool,
 }
 
 /// Storage of a quantised tensor: `value = min + scale * stored` for `uint8` and `uint16`, or
@@ -77,6 +80,16 @@ impl WeightsManifest {
     /// Parses the manifest's list of groups (`{paths, weights}` objects) and checks that every
     /// tensor has a storage type webcnn reads.
     pub fn from_groups(groups: &[Value]) -> Result<WeightsManifest, String> {
+        Self::from_groups_skipping(groups, |_| false)
+    }
+
+    /// Parses the manifest like [`WeightsManifest::from_groups`], but leaves out the tensors
+    /// whose name `skip` accepts: [`WeightsManifest::tensors`] does not list them and
+    /// [`WeightsManifest::read`] does not decode them. A skipped tensor may also be int32.
+    pub fn from_groups_skipping(
+        groups: &[Value],
+        skip: impl Fn(&str) -> bool,
+    ) -> Result<WeightsManifest, String> {
         let mut paths = Vec::new();
         let mut parsed = Vec::new();
         for (index, group) in groups.iter().enumerate() {
@@ -85,11 +98,12 @@ impl WeightsManifest {
             for path in &shard_paths {
                 check_shard_path(index, path)?;
             }
-            let specs: Vec<WeightSpec> =
-                serde_json::from_value(group["weights"].clone()).map_err(|e| {
+            let mut specs: Vec<WeightSpec> = serde_json::from_value(group["weights"].clone())
+                .map_err(|e| {
                     format!("weightsManifest group {index} has a bad weights list ({e})")
                 })?;
-            for spec in &specs {
+            for spec in &mut specs {
+                spec.skipped = skip(&spec.name);
                 storage_size(spec)?;
             }
             let start = paths.len();
@@ -105,15 +119,17 @@ impl WeightsManifest {
         })
     }
 
-    /// Name and shape of every tensor, in storage order.
+    /// Name and shape of every tensor that is not skipped, in storage order.
     pub fn tensors(&self) -> impl Iterator<Item = (&str, &[usize])> {
         self.groups
             .iter()
             .flat_map(|g| &g.specs)
+            .filter(|spec| !spec.skipped)
             .map(|spec| (spec.name.as_str(), spec.shape.as_slice()))
     }
 
-    /// Decodes every tensor from the shards, given in the order of [`WeightsManifest::paths`].
+    /// Decodes every tensor that is not skipped from the shards, given in the order of
+    /// [`WeightsManifest::paths`].
     /// Fails when a shard is missing, a group's shards contain more or fewer bytes than its
     /// tensors need, or a value is not finite.
     pub fn read(&self, shards: &[&[u8]]) -> Result<Vec<Tensor>, String> {
@@ -158,6 +174,10 @@ impl WeightsManifest {
                     spec.name
                 ));
             };
+            offset = end;
+            if spec.skipped {
+                continue;
+            }
             let values = decode_tensor(spec, data);
             if let Some(i) = values.iter().position(|v| !v.is_finite()) {
                 return Err(format!(
@@ -170,7 +190,6 @@ impl WeightsManifest {
                 shape: spec.shape.clone(),
                 values,
             });
-            offset = end;
         }
         Ok(tensors)
     }
@@ -181,6 +200,7 @@ fn storage_size(spec: &WeightSpec) -> Result<usize, String> {
     let count: usize = spec.shape.iter().product();
     let bytes = match (&spec.quantization, spec.dtype.as_str()) {
         (None, "float32") => 4,
+        (None, "int32") if spec.skipped => 4,
         (Some(q), "float32") => match (q.dtype.as_str(), q.min, q.scale) {
             ("uint8", Some(_), Some(_)) => 1,
             ("uint16", Some(_), Some(_)) => 2,
@@ -274,6 +294,36 @@ mod tests {
     }
 
     #[test]
+    fn skipped_tensors_are_passed_over() {
+        let groups = [serde_json::json!({
+            "paths": ["w.bin"],
+            "weights": [
+                {"name": "a", "shape": [1], "dtype": "float32"},
+                {"name": "optimizer/vars/0", "shape": [], "dtype": "int32"},
+                {"name": "b", "shape": [2], "dtype": "float32"},
+            ],
+        })];
+        let bytes = [
+            1.0f32.to_le_bytes(),
+            7i32.to_le_bytes(),
+            2.0f32.to_le_bytes(),
+            3.0f32.to_le_bytes(),
+        ]
+        .concat();
+        let manifest =
+            WeightsManifest::from_groups_skipping(&groups, |name| name.starts_with("optimizer/"))
+                .unwrap();
+        let names: Vec<&str> = manifest.tensors().map(|(name, _)| name).collect();
+        assert_eq!(names, ["a", "b"]);
+        let tensors = manifest.read(&[&bytes]).unwrap();
+        assert_eq!(tensors[0].values, [1.0]);
+        assert_eq!(tensors[1].values, [2.0, 3.0]);
+
+        let error = WeightsManifest::from_groups(&groups).unwrap_err();
+        assert!(error.contains("dtype \"int32\""), "{error}");
+    }
+
+    #[test]
     fn half_floats_decode() {
         assert_eq!(f16_to_f32(0x3c00), 1.0);
         assert_eq!(f16_to_f32(0xc000), -2.0);
@@ -292,6 +342,7 @@ mod tests {
                 min: Some(-1.0),
                 scale: Some(0.5),
             }),
+            skipped: false,
         };
         assert_eq!(decode_tensor(&spec("uint8"), &[0, 4]), [-1.0, 1.0]);
         assert_eq!(decode_tensor(&spec("uint16"), &[2, 0, 0, 1]), [0.0, 127.0]);
