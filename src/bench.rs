@@ -20,6 +20,11 @@ use crate::{Error, Result};
 
 /// Most repetitions of one timed kernel, however fast it is.
 const MAX_REPS: usize = 50;
+/// Most repetitions recorded between two waits for the GPU.
+const MAX_BATCH: usize = 16;
+/// Time a batch of repetitions aims at, so that the wait for the GPU (a readback's round trip,
+/// about a millisecond in a browser) adds little to each repetition.
+const BATCH_SECONDS: f64 = 0.05;
 
 /// GFLOP/s of one conv shape's three kernels.
 #[derive(Clone, Debug, Serialize)]
@@ -50,18 +55,27 @@ pub struct KernelReport {
 }
 
 /// Runs `record` (which records GPU work) once to compile its pipelines, then repeatedly until
-/// `min_seconds` have passed (at least once, at most [`MAX_REPS`] times), waiting for the GPU
-/// after each repetition. Returns seconds per repetition.
+/// `min_seconds` have passed (at least once, at most [`MAX_REPS`] times), in batches that wait
+/// for the GPU once. Returns seconds per call.
 pub async fn time_gpu(gpu: &Gpu, min_seconds: f64, mut record: impl FnMut()) -> Result<f64> {
     let sync = Tensor::empty(gpu, &[1]);
     record();
     gpu.read_words::<f32>(&sync.binding()).await?;
+
+    let start = clock::now_seconds();
+    record();
+    gpu.read_words::<f32>(&sync.binding()).await?;
+    let once = clock::now_seconds() - start;
+    let batch = ((BATCH_SECONDS / once).ceil() as usize).clamp(1, MAX_BATCH);
+
     let start = clock::now_seconds();
     let mut reps = 0;
     while reps == 0 || (clock::now_seconds() - start < min_seconds && reps < MAX_REPS) {
-        record();
+        for _ in 0..batch {
+            record();
+        }
         gpu.read_words::<f32>(&sync.binding()).await?;
-        reps += 1;
+        reps += batch;
     }
     let seconds = (clock::now_seconds() - start) / reps as f64;
     log::debug!("timed {reps} runs: {:.1} ms each", seconds * 1e3);
