@@ -18,6 +18,14 @@ export class WebcnnTrainer extends HTMLElement {
 export class WebcnnClassifier extends HTMLElement {
   /** The model that classifies; set it to use a Sequential instead of the src attribute. */
   model: Sequential | null;
+  /** True while a prediction runs. */
+  readonly busy: boolean;
+  /**
+   * Classifies one image of the model's input shape (height x width x channels, values in
+   * [0, 1]), shows the top-k classes and fires prediction. An image that arrives while a
+   * prediction runs waits, and only the latest waiting one is classified next.
+   */
+  classify(pixels: Float32Array): Promise<void>;
 }
 
 /** Detail of the trainer's done event. */

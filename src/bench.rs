@@ -20,10 +20,10 @@ use crate::{Error, Result};
 
 /// Most repetitions of one timed kernel, however fast it is.
 const MAX_REPS: usize = 50;
-/// Most repetitions recorded between two waits for the GPU.
+/// Maximum repetitions recorded between two waits for the GPU.
 const MAX_BATCH: usize = 16;
-/// Time a batch of repetitions aims at, so that the wait for the GPU (a readback's round trip,
-/// about a millisecond in a browser) adds little to each repetition.
+/// Seconds that a batch of repetitions aims at, so that waiting for the GPU (a readback's round
+/// trip) adds little to each repetition.
 const BATCH_SECONDS: f64 = 0.05;
 
 /// GFLOP/s of one conv shape's three kernels.

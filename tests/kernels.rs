@@ -40,8 +40,9 @@ const CONV_CASES: &[ConvCase] = &[
     // Fewer taps than filters, so the filter gradient puts channels on the rows.
     (2, 9, 8, 2, [2, 3], 40, [2, 1], [1, 1], Padding::Same),
     (1, 10, 9, 1, [3, 3], 20, [1, 1], [2, 1], Padding::Valid),
-    // Few taps and output channels in quads, so the direct kernels take the forward pass and
-    // filter gradient: RGB with stride 2 and "same" padding, several channel blocks.
+    // Few taps and output channels in quads, so the direct kernels take all three products (the
+    // input gradient at stride 1 only): RGB with stride 2 and "same" padding, several channel
+    // blocks, dilation.
     (2, 9, 7, 3, [3, 3], 8, [2, 2], [1, 1], Padding::Same),
     (2, 30, 21, 1, [3, 3], 64, [1, 1], [1, 1], Padding::Valid),
     (1, 7, 23, 2, [3, 2], 12, [1, 1], [2, 1], Padding::Same),

@@ -33,7 +33,7 @@ impl ConvParams {
 
 /// Builds the conv2d.wgsl kernel for `plan`, with the geometry of `g` (all but the batch) as
 /// constants, `variant` (FORWARD, INPUT_GRAD or FILTER_GRAD) selected and operands moved as
-/// `access` says.
+/// `access` selects.
 fn conv_kernel(
     plan: &GemmPlan,
     g: &Conv2dGeometry,

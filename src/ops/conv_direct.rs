@@ -1,7 +1,7 @@
 //! Direct convolution for layers with few taps (KH * KW * C_in), such as a first layer on grey or
-//! RGB images: forward, input gradient (stride 1) and filter gradient in conv2d_direct.wgsl,
-//! whose unrolled body this file writes for each geometry. Other layers use the implicit GEMM of
-//! conv.rs.
+//! RGB images. conv2d_direct.wgsl has the forward pass, the input gradient (stride 1) and the
+//! filter gradient, and this file writes their unrolled bodies for each geometry. Other layers
+//! use the implicit GEMM of conv.rs.
 
 use std::collections::BTreeSet;
 use std::fmt::Write;
@@ -10,22 +10,23 @@ use super::{reduce, Activation, Conv2dGeometry};
 use crate::gpu::{Gpu, Kernel};
 use crate::tensor::Tensor;
 
-/// Most taps a layer may have to take the direct kernels.
+/// Maximum taps of a layer that takes the direct kernels.
 const MAX_TAPS: usize = 32;
-/// Most multiply-adds (of vec4) in one unrolled body: more makes SwiftShader's compile slow.
+/// Maximum multiply-adds (of vec4) in one unrolled body, because SwiftShader compiles larger
+/// bodies slowly.
 const MAX_BODY_FMAS: usize = 1024;
-/// Most accumulators (vec4) per thread.
+/// Maximum accumulators (vec4) per thread.
 const MAX_ACCUMULATORS: usize = 104;
-/// Most output columns per thread.
+/// Maximum output columns per thread.
 const MAX_COLUMNS: usize = 16;
-/// Input rows per thread of the input gradient, and most accumulators and multiply-adds (vec4)
-/// in one pass of its loop over output-channel quads.
+/// Input rows per thread of the input gradient, and the maximum accumulators and multiply-adds
+/// (vec4) in one pass of its loop over output-channel quads.
 const INPUT_GRAD_ROWS: usize = 4;
 const INPUT_GRAD_ACCUMULATORS: usize = 48;
 const INPUT_GRAD_LOOP_FMAS: usize = 512;
 /// Threads per workgroup (must match conv2d_direct.wgsl).
 const THREADS: usize = 64;
-/// Threads worth filling the device with: the filter gradient's slice count aims at it.
+/// Thread count that fills the device, which the filter gradient's slice count aims at.
 const TARGET_THREADS: usize = 256;
 
 /// Uniform of conv2d_direct.wgsl (field order must match `Params` there).
@@ -36,7 +37,7 @@ struct Params {
     slices: u32,
 }
 
-/// How a direct kernel cuts the work: P output columns and CQ channel quads per thread.
+/// Work split of a direct kernel: P output columns and CQ channel quads per thread.
 #[derive(Clone, Copy, Debug)]
 struct Split {
     /// Output columns per thread.
@@ -48,8 +49,8 @@ struct Split {
 }
 
 impl Split {
-    /// The widest split whose accumulators (`accumulators(p, cq)` of them) and unrolled body fit
-    /// the limits above.
+    /// Picks the widest split whose accumulators (`accumulators(p, cq)` of them) and unrolled
+    /// body fit the limits above.
     fn new(g: &Conv2dGeometry, accumulators: impl Fn(usize, usize) -> usize) -> Split {
         let taps = g.k_h * g.k_w * g.in_c;
         let quads = g.out_c / 4;
@@ -61,7 +62,7 @@ impl Split {
         Split::columns(g.out_w, cq, fits)
     }
 
-    /// The widest cut of `width` columns into equal segments whose column count `fits`.
+    /// Cuts `width` columns into equal segments, the widest whose column count `fits`.
     fn columns(width: usize, cq: usize, fits: impl Fn(usize) -> bool) -> Split {
         let mut p = width.min(MAX_COLUMNS);
         while p > 1 && !fits(p) {
@@ -123,8 +124,8 @@ fn input_split(g: &Conv2dGeometry) -> (usize, Split) {
     (rows, Split::columns(g.in_w, 1, fits))
 }
 
-/// The conv2d_direct.wgsl kernel `entry` for `g` and `split`, with `body` in place and `act`
-/// applied on store (FORWARD).
+/// Builds the conv2d_direct.wgsl kernel `entry` for `g` and `split`, with `body` in place and
+/// `act` applied on store (FORWARD).
 fn kernel(
     g: &Conv2dGeometry,
     split: &Split,
@@ -158,7 +159,7 @@ fn kernel(
         .snippet("BODY", body)
 }
 
-/// y = act(conv(x, w) + bias), as conv::conv2d_forward.
+/// Computes y = act(conv(x, w) + bias), as conv::conv2d_forward.
 pub(super) fn forward(
     gpu: &Gpu,
     g: &Conv2dGeometry,
@@ -186,7 +187,7 @@ pub(super) fn forward(
     y
 }
 
-/// dx from dy and w, as conv::conv2d_backward_input.
+/// Computes dx from dy and w, as conv::conv2d_backward_input.
 pub(super) fn backward_input(gpu: &Gpu, g: &Conv2dGeometry, dy: &Tensor, w: &Tensor) -> Tensor {
     let (rows, split) = input_split(g);
     let dx = Tensor::empty(gpu, &[g.batch, g.in_h, g.in_w, g.in_c]);
@@ -208,7 +209,7 @@ pub(super) fn backward_input(gpu: &Gpu, g: &Conv2dGeometry, dy: &Tensor, w: &Ten
     dx
 }
 
-/// dw from x and dy, written into `dw` or added to it, as conv::conv2d_backward_filter.
+/// Computes dw from x and dy into `dw`, or adds it, as conv::conv2d_backward_filter.
 pub(super) fn backward_filter(
     gpu: &Gpu,
     g: &Conv2dGeometry,
@@ -234,8 +235,8 @@ pub(super) fn backward_filter(
     reduce::sum_slices(gpu, &partials, slices, dw, accumulate);
 }
 
-/// Index of quad `q` of the thread's block: a constant when there is one block, so that weight
-/// loads keep constant offsets.
+/// Returns the index of quad `offset` of the thread's block. It is a constant when there is one
+/// block, so that weight loads keep constant offsets.
 fn quad(split: &Split, g: &Conv2dGeometry, offset: usize) -> String {
     if split.blocks(g) == 1 {
         format!("{offset}u")
@@ -244,8 +245,8 @@ fn quad(split: &Split, g: &Conv2dGeometry, offset: usize) -> String {
     }
 }
 
-/// Loads every input cell the thread's taps read: `x{kh}_{ci}_{d}` is x at row ih0 + kh * dilation
-/// and column iw0 + d, channel ci.
+/// Writes the loads of every input cell that the thread's taps read. `x{kh}_{ci}_{d}` is x at row
+/// ih0 + kh * dilation and column iw0 + d, channel ci.
 fn load_inputs(out: &mut String, g: &Conv2dGeometry, split: &Split, indent: &str) {
     let load = if windows_inside(g) { "x_in" } else { "x_at" };
     for kh in 0..g.k_h {
@@ -269,7 +270,7 @@ fn windows_inside(g: &Conv2dGeometry) -> bool {
     g.pad_top == 0 && g.pad_left == 0 && last_row < g.in_h && last_col < g.in_w
 }
 
-/// Column offsets from iw0 that output columns 0..P read through taps 0..KW.
+/// Lists the column offsets from iw0 that output columns 0..P read through taps 0..KW.
 fn input_columns(g: &Conv2dGeometry, split: &Split) -> Vec<usize> {
     let mut columns: Vec<usize> = (0..split.p)
         .flat_map(|j| (0..g.k_w).map(move |kw| j * g.stride_w + kw * g.dilation_w))
@@ -279,7 +280,7 @@ fn input_columns(g: &Conv2dGeometry, split: &Split) -> Vec<usize> {
     columns
 }
 
-/// Every tap as (index in w's tap order, kh, kw, ci).
+/// Lists every tap as (index in w's tap order, kh, kw, ci).
 fn taps(g: &Conv2dGeometry) -> impl Iterator<Item = (usize, usize, usize, usize)> + '_ {
     (0..g.k_h).flat_map(move |kh| {
         (0..g.k_w).flat_map(move |kw| {
@@ -311,7 +312,8 @@ fn tap_fmas(
     }
 }
 
-/// FORWARD: accumulators y{j}_{q} start at the bias; each tap adds x * w; act on store.
+/// Writes FORWARD's body. Accumulators y{j}_{q} start at the bias, each tap adds x * w, and the
+/// stores apply the activation.
 fn forward_body(g: &Conv2dGeometry, split: &Split) -> String {
     let quads = g.out_c / 4;
     let mut out = String::new();
@@ -343,7 +345,7 @@ fn forward_body(g: &Conv2dGeometry, split: &Split) -> String {
     out
 }
 
-/// FILTER_GRAD: accumulators a{tap}_{q} over the slice's items, each tap adding x * dy.
+/// Writes FILTER_GRAD's body. Accumulators a{tap}_{q} sum x * dy over the slice's items.
 fn filter_body(g: &Conv2dGeometry, split: &Split) -> String {
     let quads = g.out_c / 4;
     let tap_count = g.k_h * g.k_w * g.in_c;
@@ -393,40 +395,35 @@ fn filter_body(g: &Conv2dGeometry, split: &Split) -> String {
     out
 }
 
-/// INPUT_GRAD: accumulators s{r}_{j}_{ci} hold four partial sums (one per channel of the quad)
-/// of input cell (ih0 + r, iw0 + j). The dy cells that the thread's taps reach are located once;
-/// each pass of the loop over quads loads each of them once. The stores add the four.
+/// Writes INPUT_GRAD's body. Accumulators s{r}_{j}_{ci} hold four partial sums of input cell
+/// (ih0 + r, iw0 + j), one per channel of the quad, and the stores add the four. The dy cells
+/// that the thread's taps reach are located once, and each pass of the loop over quads loads
+/// each of them once.
 fn input_body(g: &Conv2dGeometry, rows: usize, split: &Split) -> String {
+    let cells = input_cells(g, rows, split);
     let mut out = String::new();
-    let cells = |r, j, ci| format!("s{r}_{j}_{ci}");
-    for r in 0..rows {
-        for j in 0..split.p {
-            for ci in 0..g.in_c {
-                writeln!(out, "    var {} = vec4<f32>(0.0);", cells(r, j, ci)).unwrap();
-            }
-        }
+    for &(r, j, ci) in &cells {
+        writeln!(out, "    var s{r}_{j}_{ci} = vec4<f32>(0.0);").unwrap();
     }
+
     // dy row oh0 + e reaches input row ih0 + r through tap kh when e = r + (KH - 1 - kh) * dh.
     let row0 = g.pad_top as i64 - ((g.k_h - 1) * g.dilation_h) as i64;
     let col0 = g.pad_left as i64 - ((g.k_w - 1) * g.dilation_w) as i64;
     writeln!(out, "    let oh0 = i32(ih0) + ({row0});").unwrap();
     writeln!(out, "    let ow0 = i32(iw0) + ({col0});").unwrap();
     let reach = |r: usize, j: usize, kh: usize, kw: usize| {
-        let e = r + (g.k_h - 1 - kh) * g.dilation_h;
-        let f = j + (g.k_w - 1 - kw) * g.dilation_w;
-        (e, f)
+        (
+            r + (g.k_h - 1 - kh) * g.dilation_h,
+            j + (g.k_w - 1 - kw) * g.dilation_w,
+        )
     };
-    let mut loaded = BTreeSet::new();
-    for (_, kh, kw, _) in taps(g) {
-        for r in 0..rows {
-            for j in 0..split.p {
-                loaded.insert(reach(r, j, kh, kw));
-            }
-        }
-    }
+    let loaded: BTreeSet<_> = taps(g)
+        .flat_map(|(_, kh, kw, _)| cells.iter().map(move |&(r, j, _)| reach(r, j, kh, kw)))
+        .collect();
     for &(e, f) in &loaded {
         writeln!(out, "    let c{e}_{f} = dy_cell(n, oh0 + {e}, ow0 + {f});").unwrap();
     }
+
     out.push_str("    for (var q = 0u; q < OUT_C4; q++) {\n");
     for (e, f) in loaded {
         writeln!(out, "        let d{e}_{f} = dy_at(c{e}_{f}, q);").unwrap();
@@ -434,24 +431,29 @@ fn input_body(g: &Conv2dGeometry, rows: usize, split: &Split) -> String {
     for (tap, ..) in taps(g) {
         writeln!(out, "        let w{tap} = w[{tap}u * OUT_C4 + q];").unwrap();
     }
-    for (tap, kh, kw, ci) in taps(g) {
-        for r in 0..rows {
-            for j in 0..split.p {
-                let (e, f) = reach(r, j, kh, kw);
-                let acc = cells(r, j, ci);
-                writeln!(out, "        {acc} = fma(d{e}_{f}, w{tap}, {acc});").unwrap();
-            }
+    for (tap, kh, kw, tap_ci) in taps(g) {
+        for &(r, j, _) in cells.iter().filter(|&&(.., ci)| ci == tap_ci) {
+            let (e, f) = reach(r, j, kh, kw);
+            let acc = format!("s{r}_{j}_{tap_ci}");
+            writeln!(out, "        {acc} = fma(d{e}_{f}, w{tap}, {acc});").unwrap();
         }
     }
     out.push_str("    }\n");
-    for r in 0..rows {
-        for j in 0..split.p {
-            for ci in 0..g.in_c {
-                let offset = (r * g.in_w + j) * g.in_c + ci;
-                let acc = cells(r, j, ci);
-                writeln!(out, "    dx[out + {offset}u] = dot({acc}, vec4<f32>(1.0));").unwrap();
-            }
-        }
+
+    for (r, j, ci) in cells {
+        let offset = (r * g.in_w + j) * g.in_c + ci;
+        writeln!(
+            out,
+            "    dx[out + {offset}u] = dot(s{r}_{j}_{ci}, vec4<f32>(1.0));"
+        )
+        .unwrap();
     }
     out
+}
+
+/// Lists every (row, column, channel) of the thread's input cells.
+fn input_cells(g: &Conv2dGeometry, rows: usize, split: &Split) -> Vec<(usize, usize, usize)> {
+    (0..rows)
+        .flat_map(|r| (0..split.p).flat_map(move |j| (0..g.in_c).map(move |ci| (r, j, ci))))
+        .collect()
 }

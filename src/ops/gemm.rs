@@ -12,7 +12,7 @@ const TARGET_THREADS: u32 = 256;
 /// Shortest K range worth a split-K slice of its own.
 const MIN_SLICE_K: u32 = 256;
 
-/// How the GEMM core loads B (the sections of gemm.wgsl).
+/// Load pattern of B in the GEMM core (the sections of gemm.wgsl).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum BLoad {
     /// One value at a time.
@@ -23,13 +23,13 @@ pub(crate) enum BLoad {
     Cols4,
 }
 
-/// Which operands the GEMM core moves as vec4. One vec4 load costs about half as much as four
-/// f32 loads on SwiftShader.
+/// Operand access of the GEMM core: which operands move as vec4. On SwiftShader one vec4 load
+/// cost about half as much as four f32 loads in a standalone product.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Access {
     /// A[m, k .. k + 3] as one vec4 (the op module's `a_quad`).
     pub a_vec4: bool,
-    /// How B is loaded.
+    /// Load pattern of B.
     pub b: BLoad,
     /// C[m, n .. n + 3] stored as one vec4.
     pub c_vec4: bool,

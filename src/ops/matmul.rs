@@ -16,7 +16,7 @@ struct MatmulParams {
     k_slice: u32,
 }
 
-/// The vec4 accesses that the layouts allow: four consecutive k of A or of a transposed B, four
+/// Picks the vec4 accesses that the layouts allow: four consecutive k of A or of a transposed B, four
 /// consecutive n of B or C.
 fn matmul_access(
     [_, k, n]: [usize; 3],

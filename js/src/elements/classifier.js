@@ -27,6 +27,7 @@ export class WebcnnClassifier extends HTMLElement {
     this.ownsModel = false;
     // The latest load() call, so that an older one finishing later cannot replace its model.
     this.pendingLoad = null;
+    // True while a prediction runs (documented in elements.d.ts).
     this.busy = false;
     // The latest drawing that arrived during a prediction, to classify when that one ends.
     this.queuedPixels = null;
@@ -179,8 +180,11 @@ export class WebcnnClassifier extends HTMLElement {
     return pixels;
   }
 
-  // Classifies `pixels`, or keeps them for later while a prediction runs, so that the final
-  // state of a stroke is always classified.
+  /**
+   * Classifies `pixels` (the model's input shape, values in [0, 1]), or keeps them for later
+   * while a prediction runs, so that the final state of a stroke is always classified.
+   * @param {Float32Array} pixels
+   */
   async classify(pixels) {
     const model = this.current;
     if (!model) return;
