@@ -39,7 +39,7 @@ struct ConvertFaceDetectorArgs {
     dir: PathBuf,
     /// The webcnn model file to write (.safetensors).
     out: PathBuf,
-    /// Input size in pixels per side, a multiple of 32.
+    /// Input size in pixels per side, a multiple of 32 and at most 1440.
     #[arg(long, default_value_t = webcnn::face::DEFAULT_INPUT_SIZE)]
     input_size: usize,
 }

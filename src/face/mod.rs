@@ -78,13 +78,26 @@ const BLOCK_FILTERS: [usize; 5] = [32, 64, 128, 256, 512];
 /// Output channels of `conv0`.
 const STEM_FILTERS: usize = 16;
 
+/// Largest input size, in pixels per side. conv0's output for one image (size^2 x 16 values,
+/// the detector's largest activation) must fit in 128 MiB, the storage-buffer binding size that
+/// WebGPU guarantees, and batches cannot split a single image.
+pub const MAX_INPUT_SIZE: usize = 1440;
+
 /// Checks an input size the way face-api does: a multiple of 32, so that the five stride-2
-/// poolings give a whole grid. Returns the grid size (cells per side).
+/// poolings give a whole grid, and at most [`MAX_INPUT_SIZE`]. Returns the grid size (cells per
+/// side).
 pub fn grid_size(input_size: usize) -> Result<usize> {
     if input_size == 0 || input_size % 32 != 0 {
         return Err(Error::Config(format!(
             "face detector input size must be a positive multiple of 32 (face-api uses 416 by \
              default, 320 or 224 for speed), got {input_size}"
+        )));
+    }
+    if input_size > MAX_INPUT_SIZE {
+        return Err(Error::Config(format!(
+            "face detector input size must be at most {MAX_INPUT_SIZE}, because one image's \
+             first activation must fit in a 128 MiB GPU buffer; got {input_size}, so use 416 \
+             (face-api's default) or less"
         )));
     }
     Ok(input_size / 32)
@@ -298,8 +311,17 @@ mod tests {
     #[test]
     fn input_size_must_divide_by_32() {
         assert_eq!(grid_size(224).unwrap(), 7);
+        assert_eq!(grid_size(MAX_INPUT_SIZE).unwrap(), 45);
         let message = detector_config(300).unwrap_err().to_string();
         assert!(message.contains("got 300"), "{message}");
+    }
+
+    #[test]
+    fn oversized_input_is_rejected() {
+        // 100,000 pixels per side once wrote a model whose first activation fits no buffer.
+        let message = detector_config(100_000).unwrap_err().to_string();
+        assert!(message.contains("at most 1440"), "{message}");
+        assert!(message.contains("got 100000"), "{message}");
     }
 
     #[test]
