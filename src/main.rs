@@ -24,6 +24,8 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Train a model, print one line per epoch and the test metrics.
+    // Negative values reach the range checks, which say what is allowed.
+    #[command(allow_negative_numbers = true)]
     Train(TrainArgs),
     /// Convert face-api's tiny face detector (its model/ folder) into a webcnn model file.
     ConvertFaceDetector(ConvertFaceDetectorArgs),

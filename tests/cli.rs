@@ -102,7 +102,7 @@ fn augmentation_flags_change_training() {
 
 #[test]
 fn bad_arguments_fail_with_clear_messages() {
-    let cases: [(&[&str], &str); 5] = [
+    let cases: [(&[&str], &str); 6] = [
         (
             &["train", "--batch-size", "0"],
             "batch size must be at least 1",
@@ -116,6 +116,11 @@ fn bad_arguments_fail_with_clear_messages() {
         (
             &["train", "--brightness", "1.5"],
             "brightness must be between 0 and 1, got 1.5",
+        ),
+        // A negative value without `=` once failed as an unknown flag "-0".
+        (
+            &["train", "--learning-rate", "-0.1"],
+            "learning rate must be a finite positive number, got -0.1",
         ),
     ];
     for (args, expected) in cases {
