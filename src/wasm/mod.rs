@@ -3,16 +3,24 @@
 //! plain JS object (serde), a typed array or a JS `Error` whose message is the [`crate::Error`]
 //! text. IDX files arrive decompressed: the module has no gzip decoder, to keep it small, so the
 //! JS side gunzips them (`fetchIdx` in `js/src/engine.js`).
+//!
+//! Without features the module contains what the npm package (`js/src/`) calls. The Cargo
+//! feature `pages` adds the bindings that only the pages in `www/` and the browser benchmark
+//! (`bench/browser/`) call: [`FaceDetector`], [`Bench`] and more [`Trainer`] methods.
 
 mod backend;
+#[cfg(feature = "pages")]
 mod bench;
+#[cfg(feature = "pages")]
 mod face;
+#[cfg(feature = "pages")]
 mod inspect;
 mod trainer;
 
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
+#[cfg(feature = "pages")]
 use crate::data::{
     parse_idx_dataset, stratified_split, DataSplit, DEFAULT_SPLIT_SEED, DEFAULT_TEST_FRACTION,
 };
@@ -20,7 +28,9 @@ use crate::gpu::{Gpu, GpuOptions};
 use crate::io::tfjs::TfjsModel;
 use crate::model::{build_layers, check_output, layer_name, ModelConfig};
 
+#[cfg(feature = "pages")]
 pub use bench::{train_digits, Bench};
+#[cfg(feature = "pages")]
 pub use face::FaceDetector;
 pub use trainer::Trainer;
 
@@ -65,6 +75,7 @@ async fn open_gpu() -> crate::Result<Gpu> {
 
 /// Parses plain (not gzipped) IDX images and labels and splits them 7:3 into train and test
 /// parts with the seed the native CLI uses.
+#[cfg(feature = "pages")]
 fn split_digits(images: &[u8], labels: &[u8]) -> Result<DataSplit, JsError> {
     let dataset = parse_idx_dataset(images, "images", labels, "labels").map_err(js_error)?;
     let (train, test) =
