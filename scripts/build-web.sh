@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Builds the browser trainer: the wasm core (wasm32 build + wasm-bindgen --target web, then
-# wasm-opt from npm's binaryen) twice, with the pages' bindings into www/pkg/ and without them
-# for the npm package into js/pkg/, and the pages (Vite, into www/dist/).
+# Builds the wasm modules and the pages. Each module is a wasm32 build, wasm-bindgen --target web
+# and wasm-opt from npm's binaryen: www/pkg/ with the pages' bindings, js/pkg/ with the npm
+# package's core and js/pkg/tfjs/ with its model import. Vite then builds the pages into
+# www/dist/.
 # Expects what scripts/install.sh installs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Builds the wasm core with the extra cargo arguments given, then runs wasm-bindgen into $1. The
+# Builds a wasm module with the extra cargo arguments given, then runs wasm-bindgen into $1. The
 # pages fetch the MNIST files themselves, so the wasm build leaves out the embedded copy. The
 # wasm-size profile (Cargo.toml) and wasm-opt -Oz keep the download small.
 build_core() {
@@ -23,10 +24,12 @@ build_core() {
 }
 
 # The pages and the browser benchmark need the bindings of the `pages` feature. The npm package
-# gets the lean core: the two builds of the webcnn crate (about 15 s each) replace each other in
-# target/, but the dependencies are built once.
+# gets the lean core, and the Keras and tfjs import as a second module that it loads only to
+# import a model.json. The three builds of the webcnn crate (about 10 s each) replace each other
+# in target/, but the dependencies are built once.
 build_core www/pkg --features pages
-build_core js/pkg
+build_core js/pkg --features trainer
+build_core js/pkg/tfjs --features tfjs-import
 (cd www && npx --no-install vite build --logLevel warn)
 # The showcase (embed.html) points its trainer element at data/mnist-10k-*.gz.
 mkdir -p www/dist/data
