@@ -1,23 +1,35 @@
 #!/usr/bin/env bash
-# Builds the browser trainer: the wasm core (wasm32 build + wasm-bindgen --target web
-# into www/pkg/, then wasm-opt from npm's binaryen), a copy of it for the npm package (js/pkg/)
-# and the page (Vite, into www/dist/).
+# Builds the wasm modules and the pages. Each module is a wasm32 build, wasm-bindgen --target web
+# and wasm-opt from npm's binaryen: www/pkg/ with the pages' bindings, js/pkg/ with the npm
+# package's core and js/pkg/tfjs/ with its model import. Vite then builds the pages into
+# www/dist/.
 # Expects what scripts/install.sh installs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# The page fetches the MNIST files itself, so the wasm build leaves out the embedded copy.
-# The wasm-size profile (Cargo.toml) and wasm-opt -Oz keep the download small.
-cargo build --lib --profile wasm-size --target wasm32-unknown-unknown --no-default-features
-wasm-bindgen --target web --out-dir www/pkg --no-typescript \
-    target/wasm32-unknown-unknown/wasm-size/webcnn.wasm
-# Debian's binaryen is too old (its output fails in Chromium), so use the pinned npm one.
-# --converge repeats -Oz until the module stops shrinking: about 1.2 KB gzipped for 10 s more.
-www/node_modules/.bin/wasm-opt -Oz --converge --enable-bulk-memory --enable-nontrapping-float-to-int \
-    --enable-reference-types --enable-sign-ext --enable-mutable-globals \
-    www/pkg/webcnn_bg.wasm -o www/pkg/webcnn_bg.wasm
-mkdir -p js/pkg
-cp www/pkg/webcnn.js www/pkg/webcnn_bg.wasm js/pkg/
+# Builds a wasm module with the extra cargo arguments given, then runs wasm-bindgen into $1. The
+# pages fetch the MNIST files themselves, so the wasm build leaves out the embedded copy. The
+# wasm-size profile (Cargo.toml) and wasm-opt -Oz keep the download small.
+build_core() {
+    local out_dir=$1
+    shift
+    cargo build --lib --profile wasm-size --target wasm32-unknown-unknown --no-default-features "$@"
+    wasm-bindgen --target web --out-dir "$out_dir" --no-typescript \
+        target/wasm32-unknown-unknown/wasm-size/webcnn.wasm
+    # Debian's binaryen is too old (its output fails in Chromium), so use the pinned npm one.
+    # --converge repeats -Oz until the module stops shrinking: about 1.2 KB gzipped for 10 s more.
+    www/node_modules/.bin/wasm-opt -Oz --converge --enable-bulk-memory \
+        --enable-nontrapping-float-to-int --enable-reference-types --enable-sign-ext \
+        --enable-mutable-globals "$out_dir/webcnn_bg.wasm" -o "$out_dir/webcnn_bg.wasm"
+}
+
+# The pages and the browser benchmark need the bindings of the `pages` feature. The npm package
+# gets the lean core, and the Keras and tfjs import as a second module that it loads only to
+# import a model.json. The three builds of the webcnn crate (about 10 s each) replace each other
+# in target/, but the dependencies are built once.
+build_core www/pkg --features pages
+build_core js/pkg --features trainer
+build_core js/pkg/tfjs --features tfjs-import
 (cd www && npx --no-install vite build --logLevel warn)
 # The showcase (embed.html) points its trainer element at data/mnist-10k-*.gz.
 mkdir -p www/dist/data

@@ -2,9 +2,7 @@
 // handles the requests of model.js; the engine and training loop are shared with the trainer
 // page (engine.js).
 
-import init, {
-  Trainer, describeModel, importTfjs, parseIdx, presetConfig, tfjsWeightPaths,
-} from '../pkg/webcnn.js';
+import init, { Trainer, describeModel, parseIdx, presetConfig } from '../pkg/webcnn.js';
 import { TrainerDriver, fetchBytes, fetchIdx, openTrainer, serve } from './engine.js';
 
 let trainer = null;
@@ -15,8 +13,27 @@ function classesOf(config) {
   return rows[rows.length - 1].output_shape[0];
 }
 
+let tfjsImport = null;
+
+// Loads the wasm module of the Keras and tfjs import once. It is separate from the core, so
+// only the models that import a model.json download it.
+function loadTfjsImport() {
+  tfjsImport ??= import('../pkg/tfjs/webcnn.js')
+    .then(async (module) => {
+      await module.default();
+      return module;
+    })
+    .catch((error) => {
+      // A failed download is tried again on the next import.
+      tfjsImport = null;
+      throw error;
+    });
+  return tfjsImport;
+}
+
 // Fetches a tfjs-layers model.json and its weight files and converts them to a webcnn file.
 async function fetchTfjs(url) {
+  const { importTfjs, tfjsWeightPaths } = await loadTfjsImport();
   const text = new TextDecoder().decode(await fetchBytes(url));
   const paths = tfjsWeightPaths(text, url);
   const shards = await Promise.all(paths.map((path) => fetchBytes(new URL(path, url).href)));

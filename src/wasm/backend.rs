@@ -6,7 +6,7 @@ use std::rc::Rc;
 
 use crate::cpu::{self, CpuModel, CpuOptimizer, CpuSession};
 use crate::data::Dataset;
-use crate::gpu::{BufferStats, Gpu};
+use crate::gpu::Gpu;
 use crate::io;
 use crate::model::{Model, ModelConfig};
 use crate::ops::augment::AugmentConfig;
@@ -84,10 +84,11 @@ impl Engine {
     }
 
     /// Buffers the engine has created (zero on the CPU).
-    pub fn buffer_stats(&self) -> BufferStats {
+    #[cfg(feature = "pages")]
+    pub fn buffer_stats(&self) -> crate::gpu::BufferStats {
         match self {
             Engine::Gpu(gpu) => gpu.buffer_stats(),
-            Engine::Cpu => BufferStats::default(),
+            Engine::Cpu => crate::gpu::BufferStats::default(),
         }
     }
 

@@ -3,25 +3,46 @@
 //! plain JS object (serde), a typed array or a JS `Error` whose message is the [`crate::Error`]
 //! text. IDX files arrive decompressed: the module has no gzip decoder, to keep it small, so the
 //! JS side gunzips them (`fetchIdx` in `js/src/engine.js`).
+//!
+//! Cargo features choose the bindings of each build. `trainer` is the npm package's core: the
+//! [`Trainer`] and the model helpers that `js/src/worker.js` calls. `tfjs-import` is the Keras
+//! and tfjs model import, which the package loads as a module of its own. `pages` adds to
+//! `trainer` the bindings that only the pages in `www/` and the browser benchmark
+//! (`bench/browser/`) call: [`FaceDetector`], [`Bench`] and more [`Trainer`] methods.
 
+#[cfg(feature = "trainer")]
 mod backend;
+#[cfg(feature = "pages")]
 mod bench;
+#[cfg(feature = "pages")]
 mod face;
+#[cfg(feature = "pages")]
 mod inspect;
+#[cfg(feature = "tfjs-import")]
+mod tfjs;
+#[cfg(feature = "trainer")]
 mod trainer;
 
+#[cfg(feature = "trainer")]
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
+#[cfg(feature = "pages")]
 use crate::data::{
     parse_idx_dataset, stratified_split, DataSplit, DEFAULT_SPLIT_SEED, DEFAULT_TEST_FRACTION,
 };
+#[cfg(feature = "trainer")]
 use crate::gpu::{Gpu, GpuOptions};
-use crate::io::tfjs::TfjsModel;
+#[cfg(feature = "trainer")]
 use crate::model::{build_layers, check_output, layer_name, ModelConfig};
 
+#[cfg(feature = "pages")]
 pub use bench::{train_digits, Bench};
+#[cfg(feature = "pages")]
 pub use face::FaceDetector;
+#[cfg(feature = "tfjs-import")]
+pub use tfjs::{import_tfjs, tfjs_weight_paths};
+#[cfg(feature = "trainer")]
 pub use trainer::Trainer;
 
 /// Installs the panic hook and routes the `log` crate to the browser console.
@@ -33,6 +54,7 @@ pub fn start() {
 }
 
 /// Converts a webcnn error into a JS `Error` carrying its message.
+#[cfg(any(feature = "trainer", feature = "tfjs-import"))]
 fn js_error(error: impl std::fmt::Display) -> JsError {
     JsError::new(&error.to_string())
 }
@@ -40,12 +62,14 @@ fn js_error(error: impl std::fmt::Display) -> JsError {
 /// Converts `value` to plain JS objects and numbers through JSON. serde_json is in the module
 /// anyway (model configs, safetensors headers), so JSON costs less code than a second serde
 /// format such as serde-wasm-bindgen.
+#[cfg(feature = "trainer")]
 fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, JsError> {
     let text = serde_json::to_string(value).map_err(js_error)?;
     Ok(js_sys::JSON::parse(&text).expect("serde_json writes valid JSON"))
 }
 
 /// Converts a plain JS object to `T` through JSON; `what` names the value in errors.
+#[cfg(feature = "trainer")]
 fn from_js<T: serde::de::DeserializeOwned>(value: &JsValue, what: &str) -> Result<T, JsError> {
     let text: String = js_sys::JSON::stringify(value)
         .map_err(|_| js_error(format!("invalid {what}: it cannot be written as JSON")))?
@@ -55,6 +79,7 @@ fn from_js<T: serde::de::DeserializeOwned>(value: &JsValue, what: &str) -> Resul
 
 /// Opens a WebGPU device whose uncaptured errors go to the console. wgpu's default handler
 /// panics, which would hide the WebGPU message.
+#[cfg(feature = "trainer")]
 async fn open_gpu() -> crate::Result<Gpu> {
     let gpu = Gpu::new(GpuOptions::default()).await?;
     gpu.device.on_uncaptured_error(std::sync::Arc::new(|error| {
@@ -65,6 +90,7 @@ async fn open_gpu() -> crate::Result<Gpu> {
 
 /// Parses plain (not gzipped) IDX images and labels and splits them 7:3 into train and test
 /// parts with the seed the native CLI uses.
+#[cfg(feature = "pages")]
 fn split_digits(images: &[u8], labels: &[u8]) -> Result<DataSplit, JsError> {
     let dataset = parse_idx_dataset(images, "images", labels, "labels").map_err(js_error)?;
     let (train, test) =
@@ -73,12 +99,14 @@ fn split_digits(images: &[u8], labels: &[u8]) -> Result<DataSplit, JsError> {
 }
 
 /// Returns the JSON model config of a preset (`seed-cnn` or `lenet5`).
+#[cfg(feature = "trainer")]
 #[wasm_bindgen(js_name = presetConfig)]
 pub fn preset_config(name: &str) -> Result<JsValue, JsError> {
     to_js(&ModelConfig::preset(name).map_err(js_error)?)
 }
 
 /// One row of a model summary.
+#[cfg(feature = "trainer")]
 #[derive(Serialize)]
 struct LayerRow {
     /// Layer type as written in the config (`conv2d`, `dense`, ...).
@@ -92,12 +120,14 @@ struct LayerRow {
 /// Checks a model config without building it on a device and returns one row per layer
 /// (`{kind, output_shape, params}`). Raises the config error, for example a layer list that
 /// shrinks the image below 1x1 or a model that does not end in one score per class.
+#[cfg(feature = "trainer")]
 #[wasm_bindgen(js_name = describeModel)]
 pub fn describe_model(config: JsValue) -> Result<JsValue, JsError> {
     let config: ModelConfig = from_js(&config, "model config")?;
     to_js(&layer_rows(&config).map_err(js_error)?)
 }
 
+#[cfg(feature = "trainer")]
 fn layer_rows(config: &ModelConfig) -> crate::Result<Vec<LayerRow>> {
     let (layers, _) = build_layers(config, 1)?;
     check_output(config, &layers)?;
@@ -115,6 +145,7 @@ fn layer_rows(config: &ModelConfig) -> crate::Result<Vec<LayerRow>> {
 /// Parses plain (not gzipped) IDX images and labels. Returns `{images, labels, shape,
 /// classes}`: pixels as a `Float32Array` (u8 files scaled to [0, 1]), labels as a
 /// `Uint32Array` and the shape [height, width, channels] of one image.
+#[cfg(feature = "trainer")]
 #[wasm_bindgen(js_name = parseIdx)]
 pub fn parse_idx(images: &[u8], labels: &[u8]) -> Result<js_sys::Object, JsError> {
     let data =
@@ -132,29 +163,4 @@ pub fn parse_idx(images: &[u8], labels: &[u8]) -> Result<js_sys::Object, JsError
     set("shape", to_js(&shape)?);
     set("classes", data.num_classes.into());
     Ok(result)
-}
-
-/// Weight files a tfjs-layers `model.json` names, relative to it, in the order
-/// [`import_tfjs`] takes them. Raises when the model cannot be imported.
-#[wasm_bindgen(js_name = tfjsWeightPaths)]
-pub fn tfjs_weight_paths(model_json: &str, name: &str) -> Result<Vec<String>, JsError> {
-    Ok(TfjsModel::parse(model_json, name)
-        .map_err(js_error)?
-        .manifest
-        .paths)
-}
-
-/// Converts a tfjs-layers `model.json` and its weight files (`Uint8Array`s in the order of
-/// [`tfjs_weight_paths`]) into a webcnn model file. `name` labels the model in errors.
-#[wasm_bindgen(js_name = importTfjs)]
-pub fn import_tfjs(
-    model_json: &str,
-    name: &str,
-    shards: Vec<js_sys::Uint8Array>,
-) -> Result<Vec<u8>, JsError> {
-    let model = TfjsModel::parse(model_json, name).map_err(js_error)?;
-    let shards: Vec<Vec<u8>> = shards.iter().map(js_sys::Uint8Array::to_vec).collect();
-    let views: Vec<&[u8]> = shards.iter().map(Vec::as_slice).collect();
-    let weights = model.weights(&views).map_err(js_error)?;
-    crate::io::encode(&model.config, &weights).map_err(js_error)
 }

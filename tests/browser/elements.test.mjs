@@ -26,6 +26,7 @@ async function start(t, browser) {
       '/fixtures/': fixtures,
       '/keras/': join(REPO_ROOT, 'tests/data/keras'),
       '/js/': join(REPO_ROOT, 'js'),
+      '/pkg/': join(REPO_ROOT, 'www/pkg'),
     },
     { 'Content-Security-Policy': CSP },
   );
@@ -85,11 +86,12 @@ function checkTop(top, k) {
 }
 
 // Stores in window.__testDigits the test part of the embedded MNIST digits as the native CLI
-// splits them (7:3 by class, seed 42) and returns its size. The split runs in the package's wasm
-// core, whose split code is the CLI's, so none of these digits trained the shipped model.
+// splits them (7:3 by class, seed 42) and returns its size. The split runs in the pages' wasm
+// module (www/pkg/, which has Trainer.loadData), whose split code is the CLI's, so none of these
+// digits trained the shipped model.
 function loadTestDigits(page) {
   return page.evaluate(async () => {
-    const { default: init, Trainer } = await import('/js/pkg/webcnn.js');
+    const { default: init, Trainer } = await import('/pkg/webcnn.js');
     await init();
     // The wasm core reads plain IDX, so the gzipped files are decompressed here.
     const bytes = async (url) => {
