@@ -176,7 +176,7 @@ function markdown(report) {
     '',
     '## Kernels',
     '',
-    `GFLOP/s of webcnn's kernels (2 FLOPs per multiply-add), each repeated for at least ${report.options.kernelSeconds} s after one warm-up run and timed to GPU completion (a readback after each run), beside the FMA peak of shaders/peak.wgsl on the same adapter. The browser kernels run in the webcnn page after its training, on the same device. The browser column runs on Chromium's WebGPU adapter, the native column on ${report.native?.adapter ?? 'the native adapter'} (\`cargo bench --bench train\`).`,
+    `GFLOP/s of webcnn's kernels (2 FLOPs per multiply-add), each repeated for at least ${report.options.kernelSeconds} s after one warm-up run and timed to GPU completion (runs recorded in batches of about 50 ms, with one readback per batch), beside the FMA peak of shaders/peak.wgsl on the same adapter. The browser kernels run in the webcnn page after its training, on the same device. The browser column runs on Chromium's WebGPU adapter, the native column on ${report.native?.adapter ?? 'the native adapter'} (\`cargo bench --bench train\`).`,
     '',
     kernelTable(report),
     '',
