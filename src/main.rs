@@ -24,8 +24,6 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Train a model, print one line per epoch and the test metrics.
-    // Negative values reach the range checks, which say what is allowed.
-    #[command(allow_negative_numbers = true)]
     Train(TrainArgs),
     /// Convert face-api's tiny face detector (its model/ folder) into a webcnn model file.
     ConvertFaceDetector(ConvertFaceDetectorArgs),
@@ -42,7 +40,7 @@ struct ConvertFaceDetectorArgs {
     /// The webcnn model file to write (.safetensors).
     out: PathBuf,
     /// Input size in pixels per side, a multiple of 32 and at most 1440.
-    #[arg(long, default_value_t = webcnn::face::DEFAULT_INPUT_SIZE)]
+    #[arg(long, default_value_t = webcnn::face::DEFAULT_INPUT_SIZE, allow_hyphen_values = true, value_parser = whole_number::<usize>)]
     input_size: usize,
 }
 
@@ -65,28 +63,28 @@ struct TrainArgs {
     #[arg(long)]
     data: Option<PathBuf>,
     /// Passes over the training set.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 5, allow_hyphen_values = true, value_parser = whole_number::<usize>)]
     epochs: usize,
     /// Examples per training step.
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = 32, allow_hyphen_values = true, value_parser = whole_number::<usize>)]
     batch_size: usize,
     /// Learning rate (default 0.001 for adam, 0.01 for sgd).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     learning_rate: Option<f64>,
     /// Optimizer: adam or sgd.
     #[arg(long, default_value = "adam")]
     optimizer: String,
     /// Momentum for sgd.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
     momentum: f64,
     /// Fraction of the training set held out for validation each epoch.
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = 0.1, allow_hyphen_values = true)]
     validation_split: f64,
     /// Train on at most this many examples of the training set (for quick tries).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true, value_parser = whole_number::<usize>)]
     limit: Option<usize>,
     /// Seed for weights, shuffling, the validation split, dropout and augmentation.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, allow_hyphen_values = true, value_parser = whole_number::<u64>)]
     seed: u64,
     /// Write the trained model (safetensors with the JSON config) to this file.
     #[arg(long)]
@@ -100,22 +98,29 @@ struct TrainArgs {
     json: bool,
     /// Augmentation: largest random rotation of each training image either way, in degrees
     /// (0 to 180).
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
     rotation_degrees: f32,
     /// Augmentation: largest random shift of each training image along each axis, in pixels.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
     translation_pixels: f32,
     /// Augmentation: largest random relative change of size, a fraction from 0 to 0.9 (0.1
     /// draws sizes from 90 % to 110 %).
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
     scale: f32,
     /// Augmentation: mirror each training image left-right with probability 0.5.
     #[arg(long)]
     flip: bool,
     /// Augmentation: largest random relative change of brightness, a fraction from 0 to 1 (0.2
     /// multiplies each training image's pixel values by a gain from 0.8 to 1.2).
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
     brightness: f32,
+}
+
+/// Parses a count or seed, saying what is expected in place of clap's "invalid digit found in
+/// string".
+fn whole_number<T: std::str::FromStr>(text: &str) -> Result<T, String> {
+    text.parse()
+        .map_err(|_| format!("expected a whole number of 0 or more, got {text}"))
 }
 
 fn main() -> ExitCode {
@@ -141,6 +146,7 @@ fn main() -> ExitCode {
 
 /// Converts the face detector without touching the GPU.
 fn run_convert_face_detector(args: &ConvertFaceDetectorArgs) -> webcnn::Result<()> {
+    webcnn::face::grid_size(args.input_size)?;
     let inputs = webcnn::face::convert::input_files(&args.dir)?;
     let (config, weights) = webcnn::face::convert::convert_dir(&args.dir, args.input_size)?;
     let params = write_model(&args.out, &inputs, &config, &weights)?;
@@ -233,6 +239,12 @@ fn optimizer_config(args: &TrainArgs) -> webcnn::Result<OptimizerConfig> {
     let mut config = OptimizerConfig::named(&args.optimizer, args.learning_rate)?;
     if let OptimizerConfig::Sgd { momentum, .. } = &mut config {
         *momentum = args.momentum;
+    } else if args.momentum != 0.0 {
+        return Err(webcnn::Error::Config(format!(
+            "--momentum applies to --optimizer sgd only, got --momentum {} with {}; drop it or \
+             pass --optimizer sgd",
+            args.momentum, args.optimizer
+        )));
     }
     config.validate()?;
     Ok(config)

@@ -102,7 +102,7 @@ fn augmentation_flags_change_training() {
 
 #[test]
 fn bad_arguments_fail_with_clear_messages() {
-    let cases: [(&[&str], &str); 6] = [
+    let cases: [(&[&str], &str); 10] = [
         (
             &["train", "--batch-size", "0"],
             "batch size must be at least 1",
@@ -121,6 +121,31 @@ fn bad_arguments_fail_with_clear_messages() {
         (
             &["train", "--learning-rate", "-0.1"],
             "learning rate must be a finite positive number, got -0.1",
+        ),
+        // clap took "-1e-3" for a flag and "-1" for "invalid digit found in string".
+        (
+            &["train", "--learning-rate", "-1e-3"],
+            "learning rate must be a finite positive number, got -0.001",
+        ),
+        (
+            &["train", "--epochs", "-1"],
+            "expected a whole number of 0 or more, got -1",
+        ),
+        // Momentum was silently ignored with Adam.
+        (
+            &["train", "--momentum", "0.5"],
+            "--momentum applies to --optimizer sgd only",
+        ),
+        // The size is checked before the folder is read.
+        (
+            &[
+                "convert-face-detector",
+                "/nonexistent",
+                "out.safetensors",
+                "--input-size",
+                "31",
+            ],
+            "positive multiple of 32",
         ),
     ];
     for (args, expected) in cases {

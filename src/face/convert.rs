@@ -84,6 +84,8 @@ pub fn input_files(dir: &std::path::Path) -> Result<Vec<std::path::PathBuf>> {
 /// Reads face-api's `model/` folder (the manifest and the shards it names) and converts it.
 #[cfg(not(target_arch = "wasm32"))]
 pub fn convert_dir(dir: &std::path::Path, input_size: usize) -> Result<(ModelConfig, Weights)> {
+    // A bad size fails before any shard is read.
+    super::grid_size(input_size)?;
     let (path, manifest) = read_manifest(dir)?;
     let shards = manifest
         .paths
