@@ -216,7 +216,8 @@ fn storage_size(spec: &WeightSpec) -> Result<usize, String> {
         },
         (_, other) => {
             return Err(format!(
-                "tensor {:?} has dtype {other:?}; webcnn imports float32 weights",
+                "tensor {:?} has dtype {other:?}; webcnn imports float32 weights, stored as \
+                 float32 or quantised to uint8, uint16 or float16",
                 spec.name
             ))
         }
