@@ -259,9 +259,11 @@ function showProgress(epoch, step) {
   const examplesPerSecond = (done * batch) / Math.max(seconds, 1e-3);
   const eta = ((total - done) * batch) / examplesPerSecond;
   elements.progress.value = done / total;
+  // A report from a run call in flight when Pause arrived keeps the paused mark.
+  const paused = state.phase === 'paused' ? ' · paused' : '';
   elements.progressText.textContent =
     `Epoch ${epoch} of ${epochs}, step ${step} of ${steps} · ` +
-    `${examplesPerSecond.toFixed(0)} examples/s · ETA ${formatDuration(eta)}`;
+    `${examplesPerSecond.toFixed(0)} examples/s · ETA ${formatDuration(eta)}${paused}`;
   elements.progressText.dataset.examplesPerSecond = examplesPerSecond.toFixed(1);
 }
 
