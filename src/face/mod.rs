@@ -87,7 +87,7 @@ pub const MAX_INPUT_SIZE: usize = 1440;
 /// poolings give a whole grid, and at most [`MAX_INPUT_SIZE`]. Returns the grid size (cells per
 /// side).
 pub fn grid_size(input_size: usize) -> Result<usize> {
-    if input_size == 0 || input_size % 32 != 0 {
+    if input_size == 0 || !input_size.is_multiple_of(32) {
         return Err(Error::Config(format!(
             "face detector input size must be a positive multiple of 32 (face-api uses 416 by \
              default, 320 or 224 for speed), got {input_size}"

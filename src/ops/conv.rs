@@ -84,9 +84,9 @@ pub fn conv2d_forward(
     let plan = GemmPlan::new(gpu, mnk[0], mnk[1], mnk[2], false);
     // A along k is x's channels, B along n and C are output channels.
     let access = Access {
-        a_vec4: g.in_c % 4 == 0,
-        b: vec4_if(g.out_c % 4 == 0, BLoad::Rows4),
-        c_vec4: g.out_c % 4 == 0,
+        a_vec4: g.in_c.is_multiple_of(4),
+        b: vec4_if(g.out_c.is_multiple_of(4), BLoad::Rows4),
+        c_vec4: g.out_c.is_multiple_of(4),
         bias: true,
     };
     let kernel = conv_kernel(&plan, g, "FORWARD", access, act);
@@ -106,9 +106,9 @@ pub fn conv2d_backward_input(gpu: &Gpu, g: &Conv2dGeometry, dy: &Tensor, w: &Ten
     let plan = GemmPlan::new(gpu, mnk[0], mnk[1], mnk[2], false);
     // A along k is dy's channels, B along k is w's output channels, C along n is dx's channels.
     let access = Access {
-        a_vec4: g.out_c % 4 == 0,
-        b: vec4_if(g.out_c % 4 == 0, BLoad::Cols4),
-        c_vec4: g.in_c % 4 == 0,
+        a_vec4: g.out_c.is_multiple_of(4),
+        b: vec4_if(g.out_c.is_multiple_of(4), BLoad::Cols4),
+        c_vec4: g.in_c.is_multiple_of(4),
         bias: false,
     };
     let kernel = conv_kernel(&plan, g, "INPUT_GRAD", access, Activation::Linear);
@@ -145,7 +145,7 @@ pub fn conv2d_backward_filter(
     let (rows, access) = if channel_rows {
         ("CHANNEL_ROWS", Access::SCALAR)
     } else {
-        let vec4 = g.out_c % 4 == 0;
+        let vec4 = g.out_c.is_multiple_of(4);
         let access = Access {
             a_vec4: false,
             b: vec4_if(vec4, BLoad::Rows4),

@@ -56,7 +56,7 @@ impl Split {
         let quads = g.out_c / 4;
         let cq = (1..=quads.min(8))
             .rev()
-            .find(|&cq| quads % cq == 0 && accumulators(1, cq) <= MAX_ACCUMULATORS)
+            .find(|&cq| quads.is_multiple_of(cq) && accumulators(1, cq) <= MAX_ACCUMULATORS)
             .unwrap_or(1);
         let fits = |p| accumulators(p, cq) <= MAX_ACCUMULATORS && p * cq * taps <= MAX_BODY_FMAS;
         Split::columns(g.out_w, cq, fits)
@@ -86,7 +86,7 @@ impl Split {
 /// in quads, and a grid that fits `gpu`.
 pub(super) fn suits(gpu: &Gpu, g: &Conv2dGeometry) -> bool {
     let taps = g.k_h * g.k_w * g.in_c;
-    if taps > MAX_TAPS || g.out_c % 4 != 0 {
+    if taps > MAX_TAPS || !g.out_c.is_multiple_of(4) {
         return false;
     }
     let split = forward_split(g);
