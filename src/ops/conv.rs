@@ -41,10 +41,18 @@ fn conv_kernel(
     access: Access,
     act: Activation,
 ) -> Kernel {
-    let u = |v: usize| v as u32;
-    act.define(plan.kernel("conv2d", access))
+    let kernel = act
+        .define(plan.kernel("conv2d", access))
         .define(variant, 1)
-        .define("A_CELL", (variant != "FILTER_GRAD") as u32)
+        .define("A_CELL", (variant != "FILTER_GRAD") as u32);
+    define_geometry(kernel, g)
+}
+
+/// Sets the placeholders of `g`'s geometry (all but the batch), which conv2d.wgsl and
+/// conv2d_direct.wgsl share.
+pub(super) fn define_geometry(kernel: Kernel, g: &Conv2dGeometry) -> Kernel {
+    let u = |v: usize| v as u32;
+    kernel
         .define("IN_H", u(g.in_h))
         .define("IN_W", u(g.in_w))
         .define("IN_C", u(g.in_c))

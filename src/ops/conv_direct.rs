@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 use std::fmt::Write;
 
-use super::{reduce, Activation, Conv2dGeometry};
+use super::{conv, reduce, Activation, Conv2dGeometry};
 use crate::gpu::{Gpu, Kernel};
 use crate::tensor::Tensor;
 
@@ -139,18 +139,11 @@ fn kernel(
         "input_grad" => "INPUT_GRAD",
         _ => "FILTER_GRAD",
     };
-    act.define(Kernel::new("conv2d_direct", entry))
+    let kernel = act
+        .define(Kernel::new("conv2d_direct", entry))
         .define(variant, 1)
-        .define("READS_X", (entry != "input_grad") as u32)
-        .define("IN_H", u(g.in_h))
-        .define("IN_W", u(g.in_w))
-        .define("IN_C", u(g.in_c))
-        .define("OUT_H", u(g.out_h))
-        .define("OUT_W", u(g.out_w))
-        .define("STRIDE_H", u(g.stride_h))
-        .define("STRIDE_W", u(g.stride_w))
-        .define("PAD_TOP", u(g.pad_top))
-        .define("PAD_LEFT", u(g.pad_left))
+        .define("READS_X", (entry != "input_grad") as u32);
+    conv::define_geometry(kernel, g)
         .define("OUT_C4", u(g.out_c / 4))
         .define("W_LEN4", u(g.weight_len() / 4))
         .define("P", u(split.p))

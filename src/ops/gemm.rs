@@ -92,7 +92,7 @@ impl GemmPlan {
         }
     }
 
-    /// The GEMM kernel of `module`, reading and writing its operands as `access` says.
+    /// Builds the GEMM kernel of `module`, which reads and writes its operands as `access` selects.
     pub fn kernel(&self, module: &'static str, access: Access) -> Kernel {
         let b_vec4 = access.b != BLoad::Scalar;
         let c_bias = access.c_vec4 && access.bias;
