@@ -124,6 +124,8 @@ fn input_split(g: &Conv2dGeometry) -> (usize, Split) {
     (rows, Split::columns(g.in_w, 1, fits))
 }
 
+// NOTE: every dispatch writes its body again (about 1,000 lines for conv1) to form the pipeline
+// cache key; a cache of bodies per geometry would save that CPU work on each training step.
 /// Builds the conv2d_direct.wgsl kernel `entry` for `g` and `split`, with `body` in place and
 /// `act` applied on store (FORWARD).
 fn kernel(
