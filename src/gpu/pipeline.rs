@@ -21,7 +21,7 @@ pub struct Kernel {
     /// Values for the `{{NAME}}` placeholders of the module.
     pub defines: Vec<(&'static str, u32)>,
     /// WGSL text for the `{{NAME}}` placeholders that take statements.
-    pub snippets: Vec<(&'static str, String)>,
+    pub snippets: Vec<(&'static str, Rc<str>)>,
 }
 
 impl Kernel {
@@ -42,7 +42,7 @@ impl Kernel {
     }
 
     /// Adds WGSL statements for `{{name}}`.
-    pub fn snippet(mut self, name: &'static str, code: String) -> Self {
+    pub fn snippet(mut self, name: &'static str, code: Rc<str>) -> Self {
         self.snippets.push((name, code));
         self
     }

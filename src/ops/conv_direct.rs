@@ -3,8 +3,10 @@
 //! filter gradient, and this file writes their unrolled bodies for each geometry. Other layers
 //! use the implicit GEMM of conv.rs.
 
-use std::collections::BTreeSet;
+use std::cell::RefCell;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write;
+use std::rc::Rc;
 
 use super::{conv, reduce, Activation, Conv2dGeometry};
 use crate::gpu::{Gpu, Kernel};
@@ -22,7 +24,7 @@ const MAX_COLUMNS: usize = 16;
 /// Input rows per thread of the input gradient, and the maximum accumulators and multiply-adds
 /// (vec4) in one pass of its loop over output-channel quads.
 const INPUT_GRAD_ROWS: usize = 4;
-const INPUT_GRAD_ACCUMULATORS: usize = 48;
+const INPUT_GRAD_ACCUMULATORS: usize = 56;
 const INPUT_GRAD_LOOP_FMAS: usize = 512;
 /// Threads per workgroup (must match conv2d_direct.wgsl).
 const THREADS: usize = 64;
@@ -124,16 +126,22 @@ fn input_split(g: &Conv2dGeometry) -> (usize, Split) {
     (rows, Split::columns(g.in_w, 1, fits))
 }
 
-// NOTE: every dispatch writes its body again (about 1,000 lines for conv1) to form the pipeline
-// cache key; a cache of bodies per geometry would save that CPU work on each training step.
-/// Builds the conv2d_direct.wgsl kernel `entry` for `g` and `split`, with `body` in place and
-/// `act` applied on store (FORWARD).
+thread_local! {
+    /// Unrolled bodies, keyed by kernel because its defines determine the body. Writing a body
+    /// (about 1,000 lines for conv1) takes more CPU time than the rest of a dispatch.
+    static BODIES: RefCell<HashMap<Kernel, Rc<str>>> = RefCell::default();
+}
+
+/// Builds the conv2d_direct.wgsl kernel `entry` for `g` and `split`, with the body that `write`
+/// returns in place and `act` applied on store (FORWARD). `rows` is the input gradient's rows
+/// per thread (0 for the other entries).
 fn kernel(
     g: &Conv2dGeometry,
     split: &Split,
     entry: &'static str,
     act: Activation,
-    body: String,
+    rows: usize,
+    write: impl FnOnce() -> String,
 ) -> Kernel {
     let u = |v: usize| v as u32;
     let variant = match entry {
@@ -145,13 +153,21 @@ fn kernel(
         .define(Kernel::new("conv2d_direct", entry))
         .define(variant, 1)
         .define("READS_X", (entry != "input_grad") as u32);
-    conv::define_geometry(kernel, g)
+    let kernel = conv::define_geometry(kernel, g)
         .define("OUT_C4", u(g.out_c / 4))
         .define("W_LEN4", u(g.weight_len() / 4))
         .define("P", u(split.p))
         .define("SEGMENTS", u(split.segments))
         .define("CQ", u(split.cq))
-        .snippet("BODY", body)
+        .define("ROWS", u(rows));
+    let body = BODIES.with(|bodies| {
+        let mut bodies = bodies.borrow_mut();
+        let body = bodies
+            .entry(kernel.clone())
+            .or_insert_with(|| write().into());
+        body.clone()
+    });
+    kernel.snippet("BODY", body)
 }
 
 /// Computes y = act(conv(x, w) + bias), as conv::conv2d_forward.
@@ -165,7 +181,7 @@ pub(super) fn forward(
 ) -> Tensor {
     let split = forward_split(g);
     let y = Tensor::empty(gpu, &[g.batch, g.out_h, g.out_w, g.out_c]);
-    let kernel = kernel(g, &split, "forward", act, forward_body(g, &split));
+    let kernel = kernel(g, &split, "forward", act, 0, || forward_body(g, &split));
     let rows = g.batch * g.out_h;
     let params = Params {
         rows: rows as u32,
@@ -186,9 +202,8 @@ pub(super) fn forward(
 pub(super) fn backward_input(gpu: &Gpu, g: &Conv2dGeometry, dy: &Tensor, w: &Tensor) -> Tensor {
     let (rows, split) = input_split(g);
     let dx = Tensor::empty(gpu, &[g.batch, g.in_h, g.in_w, g.in_c]);
-    let body = input_body(g, rows, &split);
-    let kernel =
-        kernel(g, &split, "input_grad", Activation::Linear, body).define("ROWS", rows as u32);
+    let body = || input_body(g, rows, &split);
+    let kernel = kernel(g, &split, "input_grad", Activation::Linear, rows, body);
     let params = Params {
         rows: g.batch as u32,
         slices: 0,
@@ -218,8 +233,8 @@ pub(super) fn backward_filter(
     let rows = g.batch * g.out_h;
     let slices = (rows * split.segments).min((TARGET_THREADS / blocks).max(1));
     let partials = Tensor::empty(gpu, &[slices, dw.len()]);
-    let body = filter_body(g, &split);
-    let kernel = kernel(g, &split, "filter_grad", Activation::Linear, body);
+    let body = || filter_body(g, &split);
+    let kernel = kernel(g, &split, "filter_grad", Activation::Linear, 0, body);
     let params = Params {
         rows: rows as u32,
         slices: slices as u32,
@@ -307,18 +322,53 @@ fn tap_fmas(
     }
 }
 
-/// Writes FORWARD's body. Accumulators y{j}_{q} start at the bias, each tap adds x * w, and the
-/// stores apply the activation.
+/// Writes FORWARD's body, which applies the activation on store. With one block of channel quads
+/// every weight index is a constant, so each output vec4 sums its taps in one chain from the
+/// bias, which keeps the accumulator in a register (about 25 % faster for conv1 on Chromium's
+/// SwiftShader). With several blocks a weight load is a per-lane gather, so accumulators
+/// y{j}_{q} for all columns share each tap's weights instead.
 fn forward_body(g: &Conv2dGeometry, split: &Split) -> String {
-    let quads = g.out_c / 4;
     let mut out = String::new();
+    load_inputs(&mut out, g, split, "    ");
+    if split.blocks(g) == 1 {
+        forward_chains(&mut out, g, split);
+    } else {
+        forward_taps(&mut out, g, split);
+    }
+    out
+}
+
+/// Writes one chain of fused multiply-adds per output vec4, over every tap, then its store.
+fn forward_chains(out: &mut String, g: &Conv2dGeometry, split: &Split) {
+    let quads = g.out_c / 4;
+    for j in 0..split.p {
+        for q in 0..split.cq {
+            writeln!(out, "    {{\n        var acc = bias[{q}u];").unwrap();
+            for (tap, kh, kw, ci) in taps(g) {
+                let input = format!("x{kh}_{ci}_{}", j * g.stride_w + kw * g.dilation_w);
+                let index = tap * quads + q;
+                writeln!(
+                    out,
+                    "        acc = fma(vec4<f32>({input}), w[{index}u], acc);"
+                )
+                .unwrap();
+            }
+            let index = j * quads + q;
+            writeln!(out, "        y[out + {index}u] = act4(acc);\n    }}").unwrap();
+        }
+    }
+}
+
+/// Writes accumulators y{j}_{q} that start at the bias, adds each tap's x * w to all of them, and
+/// stores them.
+fn forward_taps(out: &mut String, g: &Conv2dGeometry, split: &Split) {
+    let quads = g.out_c / 4;
     for j in 0..split.p {
         for q in 0..split.cq {
             let index = quad(split, g, q);
             writeln!(out, "    var y{j}_{q} = bias[{index}];").unwrap();
         }
     }
-    load_inputs(&mut out, g, split, "    ");
     for (tap, kh, kw, ci) in taps(g) {
         out.push_str("    {\n");
         for q in 0..split.cq {
@@ -326,9 +376,7 @@ fn forward_body(g: &Conv2dGeometry, split: &Split) -> String {
             writeln!(out, "        let w{q} = w[{index}];").unwrap();
         }
         let acc = |j, q| format!("y{j}_{q}");
-        tap_fmas(&mut out, g, split, [kh, kw, ci], acc, |_, q| {
-            format!("w{q}")
-        });
+        tap_fmas(out, g, split, [kh, kw, ci], acc, |_, q| format!("w{q}"));
         out.push_str("    }\n");
     }
     for j in 0..split.p {
@@ -337,7 +385,6 @@ fn forward_body(g: &Conv2dGeometry, split: &Split) -> String {
             writeln!(out, "    y[out + {index}] = act4(y{j}_{q});").unwrap();
         }
     }
-    out
 }
 
 /// Writes FILTER_GRAD's body. Accumulators a{tap}_{q} sum x * dy over the slice's items.
@@ -390,15 +437,16 @@ fn filter_body(g: &Conv2dGeometry, split: &Split) -> String {
     out
 }
 
-/// Writes INPUT_GRAD's body. Accumulators s{r}_{j}_{ci} hold four partial sums of input cell
-/// (ih0 + r, iw0 + j), one per channel of the quad, and the stores add the four. The dy cells
-/// that the thread's taps reach are located once, and each pass of the loop over quads loads
-/// each of them once.
+/// Writes INPUT_GRAD's body. Accumulator s{r}_{j}_{ci} sums input cell (ih0 + r, iw0 + j),
+/// channel ci. It is a scalar that adds a quad's four products in one chain: on SwiftShader a
+/// vec4 multiply-add costs four SIMD ones anyway, and a quarter of the registers left room for
+/// 4 x 14 cells (9 % faster on conv1 than vec4 partial sums). The dy cells that the thread's taps
+/// reach are located once, and each pass of the loop over quads loads each of them once.
 fn input_body(g: &Conv2dGeometry, rows: usize, split: &Split) -> String {
     let cells = input_cells(g, rows, split);
     let mut out = String::new();
     for &(r, j, ci) in &cells {
-        writeln!(out, "    var s{r}_{j}_{ci} = vec4<f32>(0.0);").unwrap();
+        writeln!(out, "    var s{r}_{j}_{ci} = 0.0;").unwrap();
     }
 
     // dy row oh0 + e reaches input row ih0 + r through tap kh when e = r + (KH - 1 - kh) * dh.
@@ -429,19 +477,22 @@ fn input_body(g: &Conv2dGeometry, rows: usize, split: &Split) -> String {
     for (tap, kh, kw, tap_ci) in taps(g) {
         for &(r, j, _) in cells.iter().filter(|&&(.., ci)| ci == tap_ci) {
             let (e, f) = reach(r, j, kh, kw);
-            let acc = format!("s{r}_{j}_{tap_ci}");
-            writeln!(out, "        {acc} = fma(d{e}_{f}, w{tap}, {acc});").unwrap();
+            let (acc, d, w) = (
+                format!("s{r}_{j}_{tap_ci}"),
+                format!("d{e}_{f}"),
+                format!("w{tap}"),
+            );
+            let products = ["x", "y", "z", "w"].iter().fold(acc.clone(), |sum, c| {
+                format!("fma({d}.{c}, {w}.{c}, {sum})")
+            });
+            writeln!(out, "        {acc} = {products};").unwrap();
         }
     }
     out.push_str("    }\n");
 
     for (r, j, ci) in cells {
         let offset = (r * g.in_w + j) * g.in_c + ci;
-        writeln!(
-            out,
-            "    dx[out + {offset}u] = dot(s{r}_{j}_{ci}, vec4<f32>(1.0));"
-        )
-        .unwrap();
+        writeln!(out, "    dx[out + {offset}u] = s{r}_{j}_{ci};").unwrap();
     }
     out
 }
