@@ -288,3 +288,51 @@ fn missing_keras_file_tensor_is_named() {
     assert!(error.contains("\"layers/dense/vars/0\""), "{error}");
     assert!(error.contains("missing"), "{error}");
 }
+
+/// Copies the mnist-cnn fixture (model.json and its shard) to a new folder `case`, lets
+/// `change` edit the copy's model.json, and returns the copy's model.json.
+fn damaged_mnist_cnn(case: &str, change: impl FnOnce(&mut serde_json::Value)) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(case);
+    std::fs::create_dir_all(&dir).unwrap();
+    let shard = "group1-shard1of1.bin";
+    std::fs::copy(fixture("mnist-cnn").join(shard), dir.join(shard)).unwrap();
+    let text = std::fs::read_to_string(fixture("mnist-cnn").join("model.json")).unwrap();
+    let mut json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    change(&mut json);
+    let path = dir.join("model.json");
+    std::fs::write(&path, json.to_string()).unwrap();
+    path
+}
+
+#[test]
+fn empty_shard_path_is_named() {
+    let path = damaged_mnist_cnn("keras-empty-shard-path", |json| {
+        json["weightsManifest"][0]["paths"] = serde_json::json!(["group1-shard1of1.bin", ""]);
+    });
+    let error = tfjs::import(&path).unwrap_err().to_string();
+    assert!(
+        error.contains("weightsManifest group 0 has an empty shard path"),
+        "{error}"
+    );
+    assert!(error.contains("entry 1"), "{error}");
+    assert!(error.contains("write the shard's file name"), "{error}");
+    assert!(!error.contains("outside the model's folder"), "{error}");
+}
+
+#[test]
+fn duplicated_tensor_is_named() {
+    let path = damaged_mnist_cnn("keras-duplicated-tensor", |json| {
+        let specs = json["weightsManifest"][0]["weights"]
+            .as_array_mut()
+            .unwrap();
+        let last = specs.last().unwrap().clone();
+        specs.push(last);
+    });
+    let error = tfjs::import(&path).unwrap_err().to_string();
+    assert!(
+        error.contains("lists tensor \"mnist_cnn/dense_1/bias\" twice"),
+        "{error}"
+    );
+    assert!(error.contains("remove the duplicate entry"), "{error}");
+    assert!(!error.contains("truncated"), "{error}");
+}
