@@ -319,20 +319,38 @@ fn empty_shard_path_is_named() {
     assert!(!error.contains("outside the model's folder"), "{error}");
 }
 
-#[test]
-fn duplicated_tensor_is_named() {
-    let path = damaged_mnist_cnn("keras-duplicated-tensor", |json| {
+/// Imports a copy of mnist-cnn whose first manifest group lists a float32 tensor `name` of
+/// shape [10] after the others (the shard stays as it is); returns the error text.
+fn import_error_with_extra_tensor(case: &str, name: &str) -> String {
+    let path = damaged_mnist_cnn(case, |json| {
+        let spec = serde_json::json!({"name": name, "shape": [10], "dtype": "float32"});
         let specs = json["weightsManifest"][0]["weights"]
             .as_array_mut()
             .unwrap();
-        let last = specs.last().unwrap().clone();
-        specs.push(last);
+        specs.push(spec);
     });
-    let error = tfjs::import(&path).unwrap_err().to_string();
+    tfjs::import(&path).unwrap_err().to_string()
+}
+
+#[test]
+fn duplicated_tensor_is_named() {
+    let error = import_error_with_extra_tensor("keras-duplicated-tensor", "mnist_cnn/dense_1/bias");
     assert!(
         error.contains("lists tensor \"mnist_cnn/dense_1/bias\" twice"),
         "{error}"
     );
     assert!(error.contains("remove the duplicate entry"), "{error}");
+    assert!(!error.contains("truncated"), "{error}");
+}
+
+#[test]
+fn tensor_listed_under_two_names_is_named() {
+    // "dense_1/bias" and "mnist_cnn/dense_1/bias" are two names for the same weight.
+    let error = import_error_with_extra_tensor("keras-tensor-two-names", "dense_1/bias");
+    assert!(
+        error.contains("tensors \"mnist_cnn/dense_1/bias\" and \"dense_1/bias\" both match"),
+        "{error}"
+    );
+    assert!(error.contains("remove one of them"), "{error}");
     assert!(!error.contains("truncated"), "{error}");
 }
