@@ -100,7 +100,8 @@ struct TrainArgs {
     /// (0 to 180).
     #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
     rotation_degrees: f32,
-    /// Augmentation: largest random shift of each training image along each axis, in pixels.
+    /// Augmentation: largest random shift of each training image along each axis, in pixels
+    /// (0 to the images' smaller side, 28 for MNIST).
     #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
     translation_pixels: f32,
     /// Augmentation: largest random relative change of size, a fraction from 0 to 0.9 (0.1
@@ -121,6 +122,13 @@ struct TrainArgs {
 fn whole_number<T: std::str::FromStr>(text: &str) -> Result<T, String> {
     text.parse()
         .map_err(|_| format!("expected a whole number of 0 or more, got {text}"))
+}
+
+/// Returns the flag that sets a config field, such as `--translation-pixels` for
+/// `translation_pixels`. clap names each flag after its [`TrainArgs`] field in kebab case, and
+/// those fields have the config's names.
+fn flag_name(field: &str) -> String {
+    format!("--{}", field.replace('_', "-"))
 }
 
 fn main() -> ExitCode {
@@ -267,7 +275,6 @@ async fn run_train(args: TrainArgs) -> webcnn::Result<()> {
         flip: args.flip,
         brightness: args.brightness,
     };
-    augment.validate()?;
     if args.limit == Some(0) {
         return Err(webcnn::Error::Config(
             "--limit must be at least 1, got 0".into(),
@@ -284,6 +291,7 @@ async fn run_train(args: TrainArgs) -> webcnn::Result<()> {
         let count = limit.min(data.train.len());
         data.train = data.train.subset(&(0..count).collect::<Vec<_>>());
     }
+    augment.validate_named(data.train.height, data.train.width, flag_name)?;
 
     let gpu = Rc::new(Gpu::new(GpuOptions::default()).await?);
     let model = match &args.load {

@@ -90,11 +90,49 @@ fn invalid_ranges_are_rejected() {
         scale: 1.5,
         ..AugmentConfig::default()
     };
-    let message = bad.validate().unwrap_err().to_string();
+    let message = bad.validate(28, 28).unwrap_err().to_string();
     assert!(
         message.contains("scale must be between 0 and 0.9, got 1.5"),
         "{message}"
     );
+}
+
+#[test]
+fn translation_bounded_by_image_side() {
+    let shift = |pixels: f32| AugmentConfig {
+        translation_pixels: pixels,
+        ..AugmentConfig::default()
+    };
+    assert!(shift(28.0).validate(28, 28).is_ok());
+    assert!(shift(24.0).validate(24, 40).is_ok());
+
+    let message = shift(29.0).validate(28, 28).unwrap_err().to_string();
+    let expected = "augmentation translation_pixels must be between 0 and 28 (the smaller side \
+                    of the 28x28 images), got 29";
+    assert!(message.contains(expected), "{message}");
+    // The smaller side bounds the shift, since one value sets both axes' ranges.
+    let message = shift(30.0).validate(24, 40).unwrap_err().to_string();
+    assert!(message.contains("between 0 and 24"), "{message}");
+    for pixels in [-1.0, f32::INFINITY, f32::NAN, 1e30] {
+        assert!(shift(pixels).validate(28, 28).is_err(), "{pixels} accepted");
+    }
+}
+
+#[test]
+fn validate_named_uses_given_names() {
+    let bad = AugmentConfig {
+        rotation_degrees: 200.0,
+        ..AugmentConfig::default()
+    };
+    let message = bad
+        .validate_named(28, 28, |field| format!("<{field}>"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        message.contains("<rotation_degrees> must be between 0 and 180, got 200"),
+        "{message}"
+    );
+    assert!(!message.contains("augmentation"), "{message}");
 }
 
 #[test]
@@ -230,7 +268,7 @@ fn invalid_brightness_is_rejected() {
             brightness: value,
             ..AugmentConfig::default()
         };
-        let message = bad.validate().unwrap_err().to_string();
+        let message = bad.validate(28, 28).unwrap_err().to_string();
         let expected = format!("brightness must be between 0 and 1, got {value}");
         assert!(message.contains(&expected), "{value}: {message}");
     }
@@ -238,7 +276,7 @@ fn invalid_brightness_is_rejected() {
         brightness: 1.0,
         ..AugmentConfig::default()
     };
-    assert!(edge.validate().is_ok());
+    assert!(edge.validate(28, 28).is_ok());
 }
 
 #[test]

@@ -157,6 +157,40 @@ fn bad_arguments_fail_with_clear_messages() {
     }
 }
 
+#[test]
+fn augmentation_errors_name_flags() {
+    let cases = [
+        (
+            ["--translation-pixels", "100"],
+            "--translation-pixels must be between 0 and 28 (the smaller side of the 28x28 \
+             images), got 100",
+            "translation_pixels",
+        ),
+        (
+            ["--rotation-degrees", "200"],
+            "--rotation-degrees must be between 0 and 180, got 200",
+            "rotation_degrees",
+        ),
+        (
+            ["--scale", "1"],
+            "--scale must be between 0 and 0.9, got 1",
+            "augmentation scale",
+        ),
+        (
+            ["--brightness", "-0.5"],
+            "--brightness must be between 0 and 1, got -0.5",
+            "augmentation brightness",
+        ),
+    ];
+    for (flag, expected, field) in cases {
+        let out = webcnn(&["train", "--limit", "10", "--epochs", "1", flag[0], flag[1]]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{flag:?} succeeded");
+        assert!(stderr.contains(expected), "{flag:?}: {stderr}");
+        assert!(!stderr.contains(field), "{flag:?}: {stderr}");
+    }
+}
+
 /// Writes a tfjs-layers model.json (Flatten, Dense 10) and its weights.bin into `folder`.
 /// Runs `webcnn import MODEL --out OUT`.
 fn import_model(model: &std::path::Path, out: &std::path::Path) -> std::process::Output {

@@ -288,3 +288,69 @@ fn missing_keras_file_tensor_is_named() {
     assert!(error.contains("\"layers/dense/vars/0\""), "{error}");
     assert!(error.contains("missing"), "{error}");
 }
+
+/// Copies the mnist-cnn fixture (model.json and its shard) to a new folder `case`, lets
+/// `change` edit the copy's model.json, and returns the copy's model.json.
+fn damaged_mnist_cnn(case: &str, change: impl FnOnce(&mut serde_json::Value)) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(case);
+    std::fs::create_dir_all(&dir).unwrap();
+    let shard = "group1-shard1of1.bin";
+    std::fs::copy(fixture("mnist-cnn").join(shard), dir.join(shard)).unwrap();
+    let text = std::fs::read_to_string(fixture("mnist-cnn").join("model.json")).unwrap();
+    let mut json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    change(&mut json);
+    let path = dir.join("model.json");
+    std::fs::write(&path, json.to_string()).unwrap();
+    path
+}
+
+#[test]
+fn empty_shard_path_is_named() {
+    let path = damaged_mnist_cnn("keras-empty-shard-path", |json| {
+        json["weightsManifest"][0]["paths"] = serde_json::json!(["group1-shard1of1.bin", ""]);
+    });
+    let error = tfjs::import(&path).unwrap_err().to_string();
+    assert!(
+        error.contains("weightsManifest group 0 has an empty shard path"),
+        "{error}"
+    );
+    assert!(error.contains("entry 1"), "{error}");
+    assert!(error.contains("write the shard's file name"), "{error}");
+    assert!(!error.contains("outside the model's folder"), "{error}");
+}
+
+/// Imports a copy of mnist-cnn whose first manifest group lists a float32 tensor `name` of
+/// shape [10] after the others (the shard stays as it is); returns the error text.
+fn import_error_with_extra_tensor(case: &str, name: &str) -> String {
+    let path = damaged_mnist_cnn(case, |json| {
+        let spec = serde_json::json!({"name": name, "shape": [10], "dtype": "float32"});
+        let specs = json["weightsManifest"][0]["weights"]
+            .as_array_mut()
+            .unwrap();
+        specs.push(spec);
+    });
+    tfjs::import(&path).unwrap_err().to_string()
+}
+
+#[test]
+fn duplicated_tensor_is_named() {
+    let error = import_error_with_extra_tensor("keras-duplicated-tensor", "mnist_cnn/dense_1/bias");
+    assert!(
+        error.contains("lists tensor \"mnist_cnn/dense_1/bias\" twice"),
+        "{error}"
+    );
+    assert!(error.contains("remove the duplicate entry"), "{error}");
+    assert!(!error.contains("truncated"), "{error}");
+}
+
+#[test]
+fn tensor_listed_under_two_names_is_named() {
+    // "dense_1/bias" and "mnist_cnn/dense_1/bias" are two names for the same weight.
+    let error = import_error_with_extra_tensor("keras-tensor-two-names", "dense_1/bias");
+    assert!(
+        error.contains("tensors \"mnist_cnn/dense_1/bias\" and \"dense_1/bias\" both match"),
+        "{error}"
+    );
+    assert!(error.contains("remove one of them"), "{error}");
+    assert!(!error.contains("truncated"), "{error}");
+}

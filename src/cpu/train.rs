@@ -89,7 +89,7 @@ impl CpuSession {
     /// as they are, and a config that changes nothing ([`AugmentConfig::is_identity`]) turns
     /// augmentation off.
     pub fn set_augment(&mut self, config: AugmentConfig) -> Result<()> {
-        config.validate()?;
+        config.validate(self.train.height, self.train.width)?;
         self.augment = (!config.is_identity()).then_some(config);
         Ok(())
     }

@@ -167,8 +167,8 @@ impl TfjsModel {
             .collect()
     }
 
-    /// Checks that every parameter has a tensor of its shape in the manifest, and that the
-    /// manifest contains no other tensor.
+    /// Checks that every parameter has exactly one tensor of its shape in the manifest, and that
+    /// the manifest contains no other tensor.
     fn check_manifest(&self) -> Result<()> {
         for (name, _) in self.manifest.tensors() {
             let used = self
@@ -185,18 +185,25 @@ impl TfjsModel {
         }
         for param in &self.params {
             let Some(keras) = &param.keras else { continue };
-            let (_, shape) = self
+            let mut matching = self
                 .manifest
                 .tensors()
-                .find(|(name, _)| keras.matches(name))
-                .ok_or_else(|| {
-                    self.error(format!(
-                        "tensor \"{keras}\" (\"{}\" in exports of .keras files) of {} is \
+                .filter(|(name, _)| keras.matches(name));
+            let (first, shape) = matching.next().ok_or_else(|| {
+                self.error(format!(
+                    "tensor \"{keras}\" (\"{}\" in exports of .keras files) of {} is \
                          missing from the weights manifest",
-                        keras.keras_file_name(),
-                        param.layer
-                    ))
-                })?;
+                    keras.keras_file_name(),
+                    param.layer
+                ))
+            })?;
+            if let Some((second, _)) = matching.next() {
+                return Err(self.error(format!(
+                    "the manifest's tensors {first:?} and {second:?} both match tensor \"{keras}\" \
+                     of {}; each weight must be listed once, so remove one of them",
+                    param.layer
+                )));
+            }
             if shape != param.shape {
                 return Err(self.error(format!(
                     "tensor \"{keras}\" has shape {shape:?} in the weights manifest, but {} needs {:?}",

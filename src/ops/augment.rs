@@ -46,18 +46,40 @@ impl AugmentConfig {
             && self.scale == 0.0
     }
 
-    /// Checks the ranges.
-    pub fn validate(&self) -> Result<()> {
+    /// Checks the ranges for training images of `height` x `width` pixels, naming each range
+    /// by its config field, such as `augmentation translation_pixels`.
+    pub fn validate(&self, height: usize, width: usize) -> Result<()> {
+        self.validate_named(height, width, |field| format!("augmentation {field}"))
+    }
+
+    /// Checks the ranges like [`AugmentConfig::validate`], naming each range by what `name`
+    /// returns for its config field, such as the command-line flag that sets it. A shift beyond
+    /// the images' smaller side can move an image out of the frame entirely, so that side
+    /// bounds `translation_pixels`.
+    pub fn validate_named(
+        &self,
+        height: usize,
+        width: usize,
+        name: impl Fn(&str) -> String,
+    ) -> Result<()> {
+        let side = height.min(width);
+        let side_note = format!(" (the smaller side of the {height}x{width} images)");
         let ranges = [
-            ("rotation_degrees", self.rotation_degrees, 180.0),
-            ("translation_pixels", self.translation_pixels, f32::MAX),
-            ("scale", self.scale, 0.9),
-            ("brightness", self.brightness, 1.0),
+            ("rotation_degrees", self.rotation_degrees, 180.0, ""),
+            (
+                "translation_pixels",
+                self.translation_pixels,
+                side as f32,
+                &side_note,
+            ),
+            ("scale", self.scale, 0.9, ""),
+            ("brightness", self.brightness, 1.0, ""),
         ];
-        for (name, value, max) in ranges {
+        for (field, value, max, note) in ranges {
             if !(value.is_finite() && (0.0..=max).contains(&value)) {
                 return Err(Error::Config(format!(
-                    "augmentation {name} must be between 0 and {max}, got {value}"
+                    "{} must be between 0 and {max}{note}, got {value}",
+                    name(field)
                 )));
             }
         }

@@ -234,7 +234,7 @@ impl Session {
     /// the GPU and seeded by the step. Validation and test images stay as they are. A config
     /// that changes nothing ([`AugmentConfig::is_identity`]) turns augmentation off.
     pub fn set_augment(&mut self, config: AugmentConfig) -> Result<()> {
-        config.validate()?;
+        config.validate(self.train.height, self.train.width)?;
         self.augment = (!config.is_identity()).then_some(config);
         Ok(())
     }

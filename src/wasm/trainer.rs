@@ -190,12 +190,13 @@ impl Trainer {
         let settings: StartSettings = from_js(&settings, "training settings")?;
         settings.train.validate().map_err(js_error)?;
         settings.optimizer.validate().map_err(js_error)?;
-        settings.augment.validate().map_err(js_error)?;
         // Borrow the field directly, so `self.state` stays free to change below.
         let data = match &self.data {
             Some(split) => &split.train,
             None => return Err(js_error("the digits are not loaded yet")),
         };
+        let (height, width) = (data.height, data.width);
+        settings.augment.validate(height, width).map_err(js_error)?;
         if matches!(self.state, State::Training(_)) {
             return Err(js_error("a training run is in progress; stop it first"));
         }

@@ -2,7 +2,8 @@
 // are enrolled from fake-camera clips of real photos, one browser launch per clip on the same
 // profile, so the crops must survive in IndexedDB. The page trains its recogniser. Fresh clips
 // of each person must get the right name, and a stranger's clip must get "unknown". Then the
-// stranger is enrolled, and the page fine-tunes with the lower layers frozen.
+// stranger is enrolled, and the page fine-tunes with the lower layers frozen. Last, a deleted
+// person must get "unknown" without retraining.
 //
 // The faces: scikit-image's public-domain astronaut portrait (tests/data/astronaut.png) and two
 // women from face-api's demo photo sample6.jpg (MIT, in the npm package that setup installs to
@@ -232,5 +233,15 @@ test('two people enrolled, trained and recognised', async () => {
   await browser.page.setInputFiles(byTestId('photo-input'), ASTRONAUT);
   await browser.page.waitForFunction(() => document.querySelector('#photo').dataset.faces === '1', null, { timeout: 120_000 });
   assert.equal(await browser.page.textContent(byTestId('recognized-name')), 'Eileen', 'the uploaded photo is named');
+
+  // Deleting the first person stops the page naming her at once, before any new training,
+  // and the training panel requests a new run.
+  await browser.page.click(`[data-person="Eileen"] ${byTestId('delete-person')}`);
+  await browser.page.waitForSelector('[data-person="Eileen"]', { state: 'detached' });
+  assert.equal(await browser.page.getAttribute(byTestId('train-status'), 'data-state'), 'stale');
+  assert.match(await browser.page.textContent(byTestId('train-status')), /Deleted since training: Eileen\./);
+  assert.equal(await browser.page.getAttribute(byTestId('train-button'), 'data-mode'), 'fresh');
+  await browser.page.click(byTestId('use-camera'));
+  await expectName(browser.page, 'unknown', 1, 'eileen-fresh after deleting Eileen');
   await close(browser);
 });

@@ -59,14 +59,22 @@ struct Quantization {
 
 /// Checks that a shard path names a file in the model's folder (or below it): a relative path
 /// without `..`, so neither the command line nor the browser reads a file or URL elsewhere.
-fn check_shard_path(group: usize, path: &str) -> Result<(), String> {
+/// `entry` is the path's position in the group's `paths` list.
+fn check_shard_path(group: usize, entry: usize, path: &str) -> Result<(), String> {
+    if path.is_empty() {
+        return Err(format!(
+            "weightsManifest group {group} has an empty shard path (entry {entry} of its \
+             \"paths\"); write the shard's file name there, such as group1-shard1of1.bin, or \
+             remove the entry if the group has no such shard"
+        ));
+    }
     let has_scheme = path.split_once(':').is_some();
     let absolute = path.starts_with('/') || path.starts_with('\\');
     // A URL parser also reads %2e as a dot.
     let climbs = path
         .split(['/', '\\'])
         .any(|part| part.to_ascii_lowercase().replace("%2e", ".") == "..");
-    if path.is_empty() || has_scheme || absolute || climbs {
+    if has_scheme || absolute || climbs {
         return Err(format!(
             "weightsManifest group {group} has the shard path {path:?}, which is outside the \
              model's folder; shard paths must be relative names such as group1-shard1of1.bin, \
@@ -76,9 +84,28 @@ fn check_shard_path(group: usize, path: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Checks that no tensor name appears twice. A repeated entry would otherwise make the
+/// shards look truncated, because each entry takes its own bytes.
+fn check_unique_names(groups: &[Group]) -> Result<(), String> {
+    let mut first_group = std::collections::HashMap::new();
+    for (index, group) in groups.iter().enumerate() {
+        for spec in &group.specs {
+            if let Some(first) = first_group.insert(spec.name.as_str(), index) {
+                return Err(format!(
+                    "the weights manifest lists tensor {:?} twice (in group {first} and again in \
+                     group {index}); each tensor must be listed once, so remove the duplicate \
+                     entry",
+                    spec.name
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 impl WeightsManifest {
     /// Parses the manifest's list of groups (`{paths, weights}` objects) and checks that every
-    /// tensor has a storage type webcnn reads.
+    /// tensor is listed once and has a storage type webcnn reads.
     pub fn from_groups(groups: &[Value]) -> Result<WeightsManifest, String> {
         Self::from_groups_skipping(groups, |_| false)
     }
@@ -95,8 +122,8 @@ impl WeightsManifest {
         for (index, group) in groups.iter().enumerate() {
             let shard_paths: Vec<String> = serde_json::from_value(group["paths"].clone())
                 .map_err(|e| format!("weightsManifest group {index} has no list of paths ({e})"))?;
-            for path in &shard_paths {
-                check_shard_path(index, path)?;
+            for (entry, path) in shard_paths.iter().enumerate() {
+                check_shard_path(index, entry, path)?;
             }
             let mut specs: Vec<WeightSpec> = serde_json::from_value(group["weights"].clone())
                 .map_err(|e| {
@@ -113,6 +140,7 @@ impl WeightsManifest {
                 specs,
             });
         }
+        check_unique_names(&parsed)?;
         Ok(WeightsManifest {
             paths,
             groups: parsed,
@@ -280,17 +308,17 @@ mod tests {
             "C:x.bin",
         ];
         for path in outside {
-            let error = check_shard_path(1, path).unwrap_err();
+            let error = check_shard_path(1, 0, path).unwrap_err();
             assert!(
                 error.contains("outside the model's folder"),
                 "{path}: {error}"
             );
         }
-        for path in ["https://example.com/w.bin", "//example.com/w.bin", ""] {
-            assert!(check_shard_path(0, path).is_err(), "{path:?} accepted");
+        for path in ["https://example.com/w.bin", "//example.com/w.bin"] {
+            assert!(check_shard_path(0, 0, path).is_err(), "{path:?} accepted");
         }
         for path in ["group1-shard1of1.bin", "weights/group2.bin", "a..b.bin"] {
-            assert_eq!(check_shard_path(0, path), Ok(()), "{path}");
+            assert_eq!(check_shard_path(0, 0, path), Ok(()), "{path}");
         }
     }
 

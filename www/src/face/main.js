@@ -38,6 +38,9 @@ client.on('crashed', ({ error }) => showError(`The face worker stopped: ${error}
 
 // The trained recogniser's class names and mean features, or null before training.
 let profile = null;
+// The names of the people enrolled now. The recogniser never names anyone else, so a person
+// deleted since training is unknown at once.
+let enrolled = new Set();
 const training = new Training(
   client,
   {
@@ -62,7 +65,10 @@ const enrolment = new Enrolment(
     status: byTestId('enrol-status'),
     people: byTestId('people'),
   },
-  (records) => training.update(records),
+  (records) => {
+    enrolled = new Set(records.map((record) => record.person));
+    training.update(records);
+  },
 );
 
 const meter = new RateMeter();
@@ -102,7 +108,7 @@ async function detect(image, current = () => true) {
   if (!current()) return null;
   const threshold = Number(elements.threshold.value);
   for (const face of faces) {
-    if (face.probabilities) face.label = identify(face, profile, threshold);
+    if (face.probabilities) face.label = identify(face, profile, threshold, enrolled);
   }
   drawBoxes(elements.overlay, faces, width, height);
   showName(faces[0]?.label);

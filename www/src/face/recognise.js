@@ -74,20 +74,23 @@ export function centroids(features, labels, classes) {
  * the most probable, the face is unknown. Otherwise the confidence in the most probable person is
  * the lower of the model's probability and the cosine similarity between the face's features
  * and that person's mean features. So a face unlike the person's crops scores low even when
- * the softmax is sure. Below `threshold` the face is unknown too. Returns {name, confidence,
- * known, probability, similarity}.
+ * the softmax is sure. Below `threshold` the face is unknown too. A person missing from
+ * `enrolled` (deleted since the model was trained) is never named. When their class is the most
+ * probable, the face is unknown, as for the strangers' class. Returns {name, confidence, known,
+ * probability, similarity}.
  * @param {{probabilities: number[], features: number[]}} face
  * @param {{people: string[], centroids: number[][]}} profile
  * @param {number} threshold
+ * @param {Set<string>} enrolled the names of the people enrolled now
  */
-export function identify(face, profile, threshold) {
+export function identify(face, profile, threshold, enrolled) {
   const { probabilities, features } = face;
   let best = 0;
   probabilities.forEach((p, index) => {
     if (p > probabilities[best]) best = index;
   });
   const probability = probabilities[best];
-  if (best >= profile.people.length) {
+  if (best >= profile.people.length || !enrolled.has(profile.people[best])) {
     return { name: 'unknown', confidence: probability, known: false, probability, similarity: 0 };
   }
   const similarity = Math.max(0, dot(normalise(features), profile.centroids[best]));

@@ -70,11 +70,16 @@ export class Training {
   /**
    * Sets the freeze toggles for the next run after the enrolled people (`records`) or the
    * "from scratch" box changed. With a new person, only the top layers train. A model trained
-   * from scratch trains every layer.
+   * from scratch trains every layer. Shows a status when people the model was trained on
+   * have been deleted since.
    */
   update(records) {
     this.records = records;
     const plan = this.plan(records);
+    if (plan.deleted.length > 0 && !this.run) {
+      this.setStatus('stale', `Deleted since training: ${plan.deleted.join(', ')}. Their faces show ` +
+        'as unknown; train again to drop them from the model.');
+    }
     if (plan.keep && plan.added.length > 0) {
       for (const { index, lower } of trainableLayers()) this.toggles.get(index).checked = lower;
     } else if (!plan.keep) {
@@ -85,14 +90,15 @@ export class Training {
 
   // Orders the classes: the current model's people first, then the new ones by enrolment.
   // Weights are kept (fine-tuning) unless there is no model, someone was deleted, or the
-  // "from scratch" box is ticked.
+  // "from scratch" box is ticked. Also lists the model's people who are no longer enrolled.
   plan(records) {
     const enrolled = [...new Set(records.map((record) => record.person))];
     const previous = this.people ?? [];
     const remaining = previous.filter((person) => enrolled.includes(person));
+    const deleted = previous.filter((person) => !enrolled.includes(person));
     const added = enrolled.filter((person) => !previous.includes(person));
-    const keep = this.people !== null && remaining.length === previous.length && !this.elements.fresh.checked;
-    return { people: keep ? [...remaining, ...added] : enrolled, added, keep };
+    const keep = this.people !== null && deleted.length === 0 && !this.elements.fresh.checked;
+    return { people: keep ? [...remaining, ...added] : enrolled, added, deleted, keep };
   }
 
   async start() {
