@@ -3,6 +3,7 @@
 mod common;
 
 use common::{assert_close, gpu, random, read, read_u32};
+use webcnn::gpu::Gpu;
 use webcnn::ops::{self, Activation, Conv2dGeometry, Conv2dSpec, Padding, Pool2dGeometry};
 use webcnn::reference;
 use webcnn::tensor::Tensor;
@@ -68,23 +69,46 @@ fn geometry(case: &ConvCase) -> Conv2dGeometry {
 
 #[test]
 fn conv2d_forward_matches_reference() {
-    let gpu = gpu();
-    for (i, case) in CONV_CASES.iter().enumerate() {
+    check_conv2d_forward(&gpu(), CONV_CASES);
+}
+
+/// The direct forward kernel sums each output in one chain of multiply-adds in the browser's
+/// WebGPU, so this runs its cases (few taps, output channels in quads) with lavapipe marked as
+/// that backend.
+#[test]
+fn conv2d_forward_chains_match_reference() {
+    let mut gpu = gpu();
+    gpu.info.backend = wgpu::Backend::BrowserWebGpu;
+    let direct: Vec<ConvCase> = CONV_CASES
+        .iter()
+        .filter(|case| {
+            let g = geometry(case);
+            g.k_h * g.k_w * g.in_c <= 32 && g.out_c.is_multiple_of(4)
+        })
+        .copied()
+        .collect();
+    assert!(direct.len() >= 4, "too few direct cases: {direct:?}");
+    check_conv2d_forward(&gpu, &direct);
+}
+
+/// Checks conv2d_forward against the reference, with and without ReLU, on `cases`.
+fn check_conv2d_forward(gpu: &Gpu, cases: &[ConvCase]) {
+    for (i, case) in cases.iter().enumerate() {
         let g = geometry(case);
         let x = random(g.input_len(), i as u64);
         let w = random(g.weight_len(), 100 + i as u64);
         let b = random(g.out_c, 200 + i as u64);
         let want = reference::conv::conv2d_forward(&g, &x, &w, &b);
-        let xt = Tensor::from_slice(&gpu, &x, &[x.len()]);
-        let wt = Tensor::from_slice(&gpu, &w, &[w.len()]);
-        let bt = Tensor::from_slice(&gpu, &b, &[b.len()]);
+        let xt = Tensor::from_slice(gpu, &x, &[x.len()]);
+        let wt = Tensor::from_slice(gpu, &w, &[w.len()]);
+        let bt = Tensor::from_slice(gpu, &b, &[b.len()]);
 
-        let y = ops::conv::conv2d_forward(&gpu, &g, &xt, &wt, &bt, Activation::Linear);
-        assert_close(&format!("case {i} {case:?}"), &read(&gpu, &y), &want, 1e-4);
+        let y = ops::conv::conv2d_forward(gpu, &g, &xt, &wt, &bt, Activation::Linear);
+        assert_close(&format!("case {i} {case:?}"), &read(gpu, &y), &want, 1e-4);
 
-        let y = ops::conv::conv2d_forward(&gpu, &g, &xt, &wt, &bt, Activation::Relu);
+        let y = ops::conv::conv2d_forward(gpu, &g, &xt, &wt, &bt, Activation::Relu);
         let relu: Vec<f32> = want.iter().map(|v| v.max(0.0)).collect();
-        assert_close(&format!("relu case {i}"), &read(&gpu, &y), &relu, 1e-4);
+        assert_close(&format!("relu case {i}"), &read(gpu, &y), &relu, 1e-4);
     }
 }
 

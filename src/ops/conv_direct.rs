@@ -133,14 +133,13 @@ thread_local! {
 }
 
 /// Builds the conv2d_direct.wgsl kernel `entry` for `g` and `split`, with the body that `write`
-/// returns in place and `act` applied on store (FORWARD). `rows` is the input gradient's rows
-/// per thread (0 for the other entries).
+/// returns in place, `act` applied on store (FORWARD) and the entry's own `defines`.
 fn kernel(
     g: &Conv2dGeometry,
     split: &Split,
     entry: &'static str,
     act: Activation,
-    rows: usize,
+    defines: &[(&'static str, u32)],
     write: impl FnOnce() -> String,
 ) -> Kernel {
     let u = |v: usize| v as u32;
@@ -153,13 +152,15 @@ fn kernel(
         .define(Kernel::new("conv2d_direct", entry))
         .define(variant, 1)
         .define("READS_X", (entry != "input_grad") as u32);
-    let kernel = conv::define_geometry(kernel, g)
+    let mut kernel = conv::define_geometry(kernel, g)
         .define("OUT_C4", u(g.out_c / 4))
         .define("W_LEN4", u(g.weight_len() / 4))
         .define("P", u(split.p))
         .define("SEGMENTS", u(split.segments))
-        .define("CQ", u(split.cq))
-        .define("ROWS", u(rows));
+        .define("CQ", u(split.cq));
+    for &(name, value) in defines {
+        kernel = kernel.define(name, value);
+    }
     let body = BODIES.with(|bodies| {
         let mut bodies = bodies.borrow_mut();
         let body = bodies
@@ -181,7 +182,16 @@ pub(super) fn forward(
 ) -> Tensor {
     let split = forward_split(g);
     let y = Tensor::empty(gpu, &[g.batch, g.out_h, g.out_w, g.out_c]);
-    let kernel = kernel(g, &split, "forward", act, 0, || forward_body(g, &split));
+    let chains = forward_chains_suit(gpu, g, &split);
+    let body = || forward_body(g, &split, chains);
+    let kernel = kernel(
+        g,
+        &split,
+        "forward",
+        act,
+        &[("CHAINS", chains as u32)],
+        body,
+    );
     let rows = g.batch * g.out_h;
     let params = Params {
         rows: rows as u32,
@@ -203,7 +213,8 @@ pub(super) fn backward_input(gpu: &Gpu, g: &Conv2dGeometry, dy: &Tensor, w: &Ten
     let (rows, split) = input_split(g);
     let dx = Tensor::empty(gpu, &[g.batch, g.in_h, g.in_w, g.in_c]);
     let body = || input_body(g, rows, &split);
-    let kernel = kernel(g, &split, "input_grad", Activation::Linear, rows, body);
+    let defines = [("ROWS", rows as u32)];
+    let kernel = kernel(g, &split, "input_grad", Activation::Linear, &defines, body);
     let params = Params {
         rows: g.batch as u32,
         slices: 0,
@@ -234,7 +245,7 @@ pub(super) fn backward_filter(
     let slices = (rows * split.segments).min((TARGET_THREADS / blocks).max(1));
     let partials = Tensor::empty(gpu, &[slices, dw.len()]);
     let body = || filter_body(g, &split);
-    let kernel = kernel(g, &split, "filter_grad", Activation::Linear, 0, body);
+    let kernel = kernel(g, &split, "filter_grad", Activation::Linear, &[], body);
     let params = Params {
         rows: rows as u32,
         slices: slices as u32,
@@ -322,15 +333,22 @@ fn tap_fmas(
     }
 }
 
-/// Writes FORWARD's body, which applies the activation on store. With one block of channel quads
-/// every weight index is a constant, so each output vec4 sums its taps in one chain from the
-/// bias, which keeps the accumulator in a register (about 25 % faster for conv1 on Chromium's
-/// SwiftShader). With several blocks a weight load is a per-lane gather, so accumulators
-/// y{j}_{q} for all columns share each tap's weights instead.
-fn forward_body(g: &Conv2dGeometry, split: &Split) -> String {
+/// True when the forward kernel sums each output in one chain of multiply-adds (see
+/// [`forward_body`]): in the browser's WebGPU, with one block of channel quads so that every
+/// weight index is a constant. Chromium's SwiftShader ran conv1 about 25 % faster so, because
+/// each accumulator stays in a register. Natively lavapipe ran it 3x slower than with shared
+/// weights, and WebGPU does not tell SwiftShader from other CPU adapters.
+fn forward_chains_suit(gpu: &Gpu, g: &Conv2dGeometry, split: &Split) -> bool {
+    split.blocks(g) == 1 && gpu.info.backend == wgpu::Backend::BrowserWebGpu
+}
+
+/// Writes FORWARD's body, which applies the activation on store: with `chains`, one chain of
+/// multiply-adds per output vec4, else accumulators y{j}_{q} for all columns that share each
+/// tap's weights.
+fn forward_body(g: &Conv2dGeometry, split: &Split, chains: bool) -> String {
     let mut out = String::new();
     load_inputs(&mut out, g, split, "    ");
-    if split.blocks(g) == 1 {
+    if chains {
         forward_chains(&mut out, g, split);
     } else {
         forward_taps(&mut out, g, split);
