@@ -277,7 +277,7 @@ impl Gpu {
 
     /// Largest storage binding in bytes.
     pub fn max_binding(&self) -> u64 {
-        self.limits.max_storage_buffer_binding_size as u64
+        self.limits.max_storage_buffer_binding_size
     }
 
     fn uniform(&self, bytes: &[u8]) -> Rc<GpuBuffer> {

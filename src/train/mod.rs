@@ -573,7 +573,7 @@ pub async fn evaluate(model: &Model, data: &Dataset, batch_size: usize) -> Resul
 pub async fn predict(model: &Model, images: &[f32], batch_size: usize) -> Result<Vec<f32>> {
     let [h, w, c] = model.input_shape();
     let per_image = h * w * c;
-    if images.is_empty() || images.len() % per_image != 0 {
+    if images.is_empty() || !images.len().is_multiple_of(per_image) {
         return Err(Error::Config(format!(
             "predict needs a whole number of {h}x{w}x{c} images ({per_image} values each), got {} values",
             images.len()

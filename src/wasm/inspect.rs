@@ -123,7 +123,7 @@ async fn layer_outputs(
     let config = net.config();
     let [h, w, c] = config.input_shape;
     let per_image = h * w * c;
-    if images.is_empty() || images.len() % per_image != 0 {
+    if images.is_empty() || !images.len().is_multiple_of(per_image) {
         return Err(Error::Config(format!(
             "the images have {} values, which is not a whole number of {h}x{w}x{c} images \
              ({per_image} values each); pass whole images the model takes",
