@@ -40,6 +40,8 @@ const CHECKED_FRAMES = 15;
 let server;
 let workDir;
 let profileDir;
+// The browser that openWithCamera launched and close has not closed yet, if any.
+let openContext;
 const clips = {};
 
 // Writes a clip of `image` placed and moving as `placement` sets; returns its path.
@@ -76,6 +78,8 @@ before(async () => {
 });
 
 after(async () => {
+  // A failed check leaves its browser open, which would keep the test process alive.
+  await openContext?.close();
   await server?.close();
   if (workDir) rmSync(workDir, { recursive: true, force: true });
 });
@@ -88,6 +92,7 @@ async function openWithCamera(clip) {
     userDataDir: profileDir,
     args: ['--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', `--use-file-for-fake-video-capture=${clip}`],
   });
+  openContext = context;
   const urls = [];
   context.on('request', (request) => urls.push(request.url()));
   const page = context.pages()[0] ?? (await context.newPage());
@@ -108,6 +113,7 @@ async function close({ context, urls, errors }) {
   assert.deepEqual(outside, [], 'requests left the page origin');
   assert.deepEqual(errors, [], 'the console has errors');
   await context.close();
+  openContext = undefined;
 }
 
 async function enrol(page, person) {
