@@ -35,7 +35,9 @@ pub fn encode(config: &ModelConfig, weights: &Weights) -> Result<Vec<u8>> {
         })
         .collect();
     let views = bytes.iter().map(|&(name, shape, data)| {
-        let view = TensorView::new(Dtype::F32, shape.to_vec(), data).expect("sizes match");
+        // A panic with the Display text, because `expect` would keep the error's Debug code.
+        let view = TensorView::new(Dtype::F32, shape.to_vec(), data)
+            .unwrap_or_else(|e| panic!("weights {name} do not fit their shape: {e}"));
         (name, view)
     });
     let config = serde_json::to_string(config).expect("configs serialise");
