@@ -13,6 +13,7 @@ pub mod model;
 pub mod ops;
 pub mod optim;
 pub mod reference;
+mod tagged;
 pub mod tensor;
 pub mod train;
 #[cfg(target_arch = "wasm32")]

@@ -222,7 +222,11 @@ impl CpuSession {
             // No GPU buffers on the CPU path.
             buffers: Default::default(),
         };
-        log::info!("epoch {} on the CPU: {report:?}", self.epoch);
+        log::info!(
+            "epoch {} on the CPU: {}",
+            self.epoch,
+            crate::train::json_text(&report)
+        );
         self.reports.push(report.clone());
         Ok(report)
     }

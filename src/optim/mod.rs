@@ -1,10 +1,11 @@
 //! Optimizers: SGD with momentum and Adam. State (velocity or moments) lives on the GPU in arenas
 //! shaped like the parameter arena; the per-step scalars are written once per step.
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::model::Model;
 use crate::ops::optim;
+use crate::tagged::{self, Fields, Tagged};
 use crate::tensor::Tensor;
 use crate::{Error, Result};
 
@@ -24,32 +25,27 @@ fn sgd_learning_rate() -> f64 {
     0.01
 }
 
-/// Optimizer and hyperparameters (defaults as in Keras).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+/// Optimizer and hyperparameters (defaults as in Keras). Its JSON is an object with the optimizer
+/// in `type` and its hyperparameters; its `Deserialize` reads only JSON.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum OptimizerConfig {
     /// Stochastic gradient descent with momentum.
     Sgd {
         /// Step size; default 0.01.
-        #[serde(default = "sgd_learning_rate")]
         learning_rate: f64,
         /// Momentum in [0, 1); default 0 (plain SGD).
-        #[serde(default)]
         momentum: f64,
     },
     /// Adam (Kingma & Ba, 2015) with bias correction.
     Adam {
         /// Step size; default 0.001.
-        #[serde(default = "adam_learning_rate")]
         learning_rate: f64,
         /// Decay of the first moment; default 0.9.
-        #[serde(default = "beta1")]
         beta1: f64,
         /// Decay of the second moment; default 0.999.
-        #[serde(default = "beta2")]
         beta2: f64,
         /// Added to the root of the second moment; default 1e-7.
-        #[serde(default = "epsilon")]
         epsilon: f64,
     },
 }
@@ -62,6 +58,83 @@ impl Default for OptimizerConfig {
             beta2: beta2(),
             epsilon: epsilon(),
         }
+    }
+}
+
+/// The `type` of an [`OptimizerConfig`].
+#[derive(Deserialize)]
+#[serde(variant_identifier, rename_all = "snake_case")]
+pub enum OptimizerType {
+    /// [`OptimizerConfig::Sgd`].
+    Sgd,
+    /// [`OptimizerConfig::Adam`].
+    Adam,
+}
+
+/// The fields of [`OptimizerConfig::Sgd`], with the same defaults.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SgdFields {
+    #[serde(default = "sgd_learning_rate")]
+    learning_rate: f64,
+    #[serde(default)]
+    momentum: f64,
+}
+
+/// The fields of [`OptimizerConfig::Adam`], with the same defaults.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AdamFields {
+    #[serde(default = "adam_learning_rate")]
+    learning_rate: f64,
+    #[serde(default = "beta1")]
+    beta1: f64,
+    #[serde(default = "beta2")]
+    beta2: f64,
+    #[serde(default = "epsilon")]
+    epsilon: f64,
+}
+
+impl Tagged for OptimizerConfig {
+    type Tag = OptimizerType;
+    const EXPECTING: &'static str = "internally tagged enum OptimizerConfig";
+
+    fn from_fields(
+        tag: OptimizerType,
+        fields: Fields<'_>,
+    ) -> std::result::Result<Self, serde_json::Error> {
+        Ok(match tag {
+            OptimizerType::Sgd => {
+                let SgdFields {
+                    learning_rate,
+                    momentum,
+                } = Deserialize::deserialize(fields)?;
+                OptimizerConfig::Sgd {
+                    learning_rate,
+                    momentum,
+                }
+            }
+            OptimizerType::Adam => {
+                let AdamFields {
+                    learning_rate,
+                    beta1,
+                    beta2,
+                    epsilon,
+                } = Deserialize::deserialize(fields)?;
+                OptimizerConfig::Adam {
+                    learning_rate,
+                    beta1,
+                    beta2,
+                    epsilon,
+                }
+            }
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for OptimizerConfig {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        tagged::deserialize(deserializer)
     }
 }
 
@@ -229,6 +302,55 @@ impl Optimizer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// [`OptimizerConfig`] as serde derives it, to compare with [`crate::tagged`]. Its name is in
+    /// the derived code's messages.
+    mod derived {
+        use super::*;
+
+        #[derive(Serialize, Deserialize)]
+        #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+        pub enum OptimizerConfig {
+            Sgd {
+                #[serde(default = "sgd_learning_rate")]
+                learning_rate: f64,
+                #[serde(default)]
+                momentum: f64,
+            },
+            Adam {
+                #[serde(default = "adam_learning_rate")]
+                learning_rate: f64,
+                #[serde(default = "beta1")]
+                beta1: f64,
+                #[serde(default = "beta2")]
+                beta2: f64,
+                #[serde(default = "epsilon")]
+                epsilon: f64,
+            },
+        }
+    }
+
+    #[test]
+    fn optimizer_json_matches_derived_serde() {
+        tagged::assert_matches_derived::<OptimizerConfig, derived::OptimizerConfig>(&[
+            r#"{"type": "adam"}"#,
+            r#"{"learning_rate": 0.01, "type": "adam", "beta1": 0.8, "beta2": 0.99,
+                "epsilon": 1e-8}"#,
+            r#"{"type": "sgd"}"#,
+            r#"{"type": "sgd", "learning_rate": 0.1, "momentum": 0.9}"#,
+            r#"{"type": 1}"#,
+            r#"{"type": 2}"#,
+            r#"{"type": "rmsprop"}"#,
+            r#"{"learning_rate": 0.1}"#,
+            r#"{"type": "sgd", "type": "adam"}"#,
+            r#"{"type": "sgd", "beta1": 0.9}"#,
+            r#"{"type": "adam", "momentum": 0.9}"#,
+            r#"{"type": "adam", "learning_rate": "fast"}"#,
+            r#"{"type": "adam", "learning_rate": 0.1, "learning_rate": 0.2}"#,
+            r#"{"type": "sgd", "momentum": null}"#,
+            r#""adam""#,
+        ]);
+    }
 
     #[test]
     fn infinite_learning_rate_rejected() {

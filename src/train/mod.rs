@@ -72,6 +72,12 @@ impl TrainConfig {
     }
 }
 
+/// Writes a report as JSON for the log. JSON in place of `Debug` keeps core's `Debug` code for
+/// floats out of the wasm module, which writes its results as JSON anyway.
+pub(crate) fn json_text<T: Serialize>(report: &T) -> String {
+    serde_json::to_string(report).unwrap_or_else(|e| format!("(unwritable report: {e})"))
+}
+
 /// Metrics of one epoch.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct EpochReport {
@@ -367,7 +373,7 @@ impl Session {
             seconds: clock::now_seconds() - self.epoch_started,
             buffers: self.model.gpu().buffer_stats(),
         };
-        log::info!("epoch {}: {report:?}", self.epoch);
+        log::info!("epoch {}: {}", self.epoch, json_text(&report));
         self.reports.push(report.clone());
         Ok(report)
     }
