@@ -6,7 +6,7 @@
 // FORWARD      y[m, co] = act(bias[co] + sum_k x_col[m, k] * w[k, co])
 //              M = N*OH*OW (m = (n, oh, ow)), N = C_out, K = KH*KW*C_in (k = (kh, kw, ci)).
 // INPUT_GRAD   dx[m, ci] = sum_k dy_col[m, k] * w[kh, kw, ci, co]
-//              M = N*H*W (m = (n, ih, iw)), N = C_in, K = KH*KW*C_out (k = (kh, kw, co)),
+//              M = N*H*W (m = (ih, iw, n)), N = C_in, K = KH*KW*C_out (k = (kh, kw, co)),
 //              where dy_col[m, k] = dy[n, oh, ow, co] for the (oh, ow) that reaches (ih, iw)
 //              through tap (kh, kw), or 0 when the stride skips it.
 // FILTER_GRAD  dw_part[s, m, co] = sum_{k in slice s} x_col[k, m] * dy[k, co]
@@ -126,7 +126,8 @@ fn store_c4(m: u32, n: u32, slice: u32, v: vec4<f32>) {
 //#endif
 
 //#if INPUT_GRAD
-// Input position m = (n, ih, iw), in padded coordinates.
+// Input position m = (ih, iw, n) with n fastest, in padded coordinates: with a batch of 16 or
+// more, a thread's 16 rows are one input cell of 16 images, which the same taps reach.
 struct ARow { row_base: u32, ph: i32, pw: i32 }
 // Tap and output channel k = (kh, kw, co); w_base = (kh * KW + kw) * C_in * C_out + co.
 struct KPos { kh: u32, kw: u32, co: u32, w_base: u32 }
@@ -134,10 +135,16 @@ struct KPos { kh: u32, kw: u32, co: u32, w_base: u32 }
 alias BCol = u32;
 
 fn a_row(m: u32) -> ARow {
-    let iw = m % IN_W;
-    let ih = (m / IN_W) % IN_H;
-    let n = m / (IN_W * IN_H);
-    return ARow(n * OUT_H, i32(ih + PAD_TOP), i32(iw + PAD_LEFT));
+    let batch = p.gemm_m / (IN_H * IN_W);
+    let n = m % batch;
+    let cell = m / batch;
+    return ARow(n * OUT_H, i32(cell / IN_W + PAD_TOP), i32(cell % IN_W + PAD_LEFT));
+}
+
+// Index of dx[n, ih, iw, 0] for row m.
+fn dx_index(m: u32) -> u32 {
+    let batch = p.gemm_m / (IN_H * IN_W);
+    return ((m % batch) * IN_H * IN_W + m / batch) * IN_C;
 }
 
 fn k_pos(k: u32) -> KPos {
@@ -165,6 +172,22 @@ fn a_cell(r: ARow, q: KPos) -> Cell {
     return Cell(((r.row_base + oh) * OUT_W + ow) * OUT_C + q.co, inside);
 }
 
+//#if K_RUNS
+// Each tap is a run of C_out values of k; bit kh * KW + kw is set when the tap reaches an output
+// position from input cell r. Near the border a cell misses some taps (on the seed CNN's second
+// layer, 28 % of all k), and the GEMM core skips those the thread's rows all miss.
+const K_RUN: u32 = OUT_C;
+
+fn a_runs(r: ARow) -> u32 {
+    var runs = 0u;
+    for (var tap = 0u; tap < K_H * K_W; tap++) {
+        let cell = a_cell(r, KPos(tap / K_W, tap % K_W, 0u, 0u));
+        runs |= select(0u, 1u << tap, cell.inside);
+    }
+    return runs;
+}
+//#endif
+
 fn b_col(n: u32) -> BCol { return n * OUT_C; }
 
 //#if B_SCALAR
@@ -178,13 +201,13 @@ fn b_col_offset(q: KPos, c: BCol) -> u32 { return q.w_base + c; }
 
 //#if C_SCALAR
 fn store_c(m: u32, n: u32, slice: u32, value: f32) {
-    c[m * IN_C + n] = value;
+    c[dx_index(m) + n] = value;
 }
 //#endif
 
 //#if C_VEC4
 fn store_c4(m: u32, n: u32, slice: u32, value: vec4<f32>) {
-    c[(m * IN_C + n) / 4u] = value;
+    c[(dx_index(m) + n) / 4u] = value;
 }
 //#endif
 //#endif

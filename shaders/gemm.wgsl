@@ -12,6 +12,9 @@
 //   C_SCALAR  store_c(m, n, slice, f32), one finished element of slice `slice`
 //   C_VEC4    store_c4(m, n, slice, vec4<f32>), C[m, n .. n + 3]; with C_BIAS the core adds
 //             the op's `bias: array<f32>` (N values), loaded once per thread
+// and either K_ALL (every k is computed) or K_RUNS, for an A with runs of zeros that depend on
+// the row: `const K_RUN` and a_runs(ARow) -> u32, bit r set when A[row, k] can be nonzero for
+// some k in r * K_RUN .. (r + 1) * K_RUN. A thread skips the runs that are dead in all its rows.
 // Offsets count f32 values and are multiples of 4. B_ROWS4 and C_VEC4 need N to be a multiple of
 // 4; A_VEC4 and B_COLS4 need each group of four k to share one contiguous run (K a multiple of 4).
 //
@@ -192,6 +195,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     let k_end = min(k_begin + k_slice(), gemm_k());
     let rows = rows16(m0);
     let cols = cols16(n0);
+    let runs = live_runs(rows);
 
     let zero = zero_row();
     var acc0 = zero;
@@ -211,7 +215,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     var acc14 = zero;
     var acc15 = zero;
 
-    for (var k = k_begin; k < k_end; k += 4u) {
+    for (var k = next_k(k_begin, runs); k < k_end; k = next_k(k + 4u, runs)) {
         let q = k_quad(k, k_end);
         let b = b_block(q, cols, n0);
         acc0 = row_fma(acc0, a_quad(rows.r0, q), b);
@@ -250,6 +254,38 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     store_row(m0 + 14u, n0, slice, acc14, add);
     store_row(m0 + 15u, n0, slice, acc15, add);
 }
+
+//#if K_ALL
+// Every k may meet a nonzero A.
+fn live_runs(rows: Rows16) -> u32 {
+    return 0u;
+}
+
+fn next_k(k: u32, runs: u32) -> u32 {
+    return k;
+}
+//#endif
+
+//#if K_RUNS
+// K falls into at most 32 runs of K_RUN values (the op's constant). Bit r of the mask is set when
+// A[m, k] can be nonzero in run r for one of the thread's rows (the op's `a_runs`).
+fn live_runs(rows: Rows16) -> u32 {
+    return a_runs(rows.r0) | a_runs(rows.r1) | a_runs(rows.r2) | a_runs(rows.r3)
+        | a_runs(rows.r4) | a_runs(rows.r5) | a_runs(rows.r6) | a_runs(rows.r7)
+        | a_runs(rows.r8) | a_runs(rows.r9) | a_runs(rows.r10) | a_runs(rows.r11)
+        | a_runs(rows.r12) | a_runs(rows.r13) | a_runs(rows.r14) | a_runs(rows.r15);
+}
+
+// k when its run is live, else the first k of the next live run, else 0xffffffff. The K loop
+// steps through this rather than masking dead runs: SwiftShader runs both sides of a branch, but
+// a loop only while one of its lanes is active, so lanes that share their dead runs skip them.
+fn next_k(k: u32, runs: u32) -> u32 {
+    let run = k / K_RUN;
+    let ahead = select(0u, runs >> run, run < 32u);
+    let next = select(0xffffffffu, (run + countTrailingZeros(ahead)) * K_RUN, ahead != 0u);
+    return select(next, k, (ahead & 1u) != 0u);
+}
+//#endif
 
 //#if C_NO_BIAS
 fn c_addend(n0: u32) -> Row {

@@ -4,7 +4,7 @@
 //! few taps, which conv_direct.rs computes directly.
 
 use super::conv_direct;
-use super::gemm::{Access, BLoad, GemmPlan};
+use super::gemm::{Access, BLoad, GemmPlan, MAX_K_RUNS};
 use super::{reduce, Activation, Conv2dGeometry};
 use crate::gpu::{Gpu, Kernel};
 use crate::tensor::Tensor;
@@ -96,6 +96,7 @@ pub fn conv2d_forward(
         b: vec4_if(g.out_c.is_multiple_of(4), BLoad::Rows4),
         c_vec4: g.out_c.is_multiple_of(4),
         bias: true,
+        k_runs: false,
     };
     let kernel = conv_kernel(&plan, g, "FORWARD", access, act);
     let storage = [x.binding(), w.binding(), y.binding(), bias.binding()];
@@ -118,6 +119,7 @@ pub fn conv2d_backward_input(gpu: &Gpu, g: &Conv2dGeometry, dy: &Tensor, w: &Ten
         b: vec4_if(g.out_c.is_multiple_of(4), BLoad::Cols4),
         c_vec4: g.in_c.is_multiple_of(4),
         bias: false,
+        k_runs: g.k_h * g.k_w <= MAX_K_RUNS,
     };
     let kernel = conv_kernel(&plan, g, "INPUT_GRAD", access, Activation::Linear);
     let storage = [dy.binding(), w.binding(), dx.binding()];
@@ -159,6 +161,7 @@ pub fn conv2d_backward_filter(
             b: vec4_if(vec4, BLoad::Rows4),
             c_vec4: vec4,
             bias: false,
+            k_runs: false,
         };
         ("TAP_ROWS", access)
     };

@@ -11,6 +11,8 @@ const THREADS: u32 = 64;
 const TARGET_THREADS: u32 = 256;
 /// Shortest K range worth a split-K slice of its own.
 const MIN_SLICE_K: u32 = 256;
+/// Most runs of k that [`Access::k_runs`] can mark (the bits of a u32 mask in gemm.wgsl).
+pub(crate) const MAX_K_RUNS: usize = 32;
 
 /// Load pattern of B in the GEMM core (the sections of gemm.wgsl).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,6 +37,9 @@ pub(crate) struct Access {
     pub c_vec4: bool,
     /// With `c_vec4`, the core adds the op's per-column `bias` before `store_c4`.
     pub bias: bool,
+    /// A has runs of zeros along k that the op's `a_runs` marks per row, and a thread skips the
+    /// runs that are dead in all its rows (the core's K_RUNS).
+    pub k_runs: bool,
 }
 
 impl Access {
@@ -44,6 +49,7 @@ impl Access {
         b: BLoad::Scalar,
         c_vec4: false,
         bias: false,
+        k_runs: false,
     };
 }
 
@@ -107,6 +113,8 @@ impl GemmPlan {
             .define("C_VEC4", access.c_vec4 as u32)
             .define("C_BIAS", c_bias as u32)
             .define("C_NO_BIAS", !c_bias as u32)
+            .define("K_RUNS", access.k_runs as u32)
+            .define("K_ALL", !access.k_runs as u32)
     }
 
     /// Rows of C that the workgroup grid of `gpu` can cover.

@@ -34,6 +34,7 @@ fn matmul_access(
         b,
         c_vec4: n % 4 == 0,
         bias,
+        k_runs: false,
     }
 }
 
