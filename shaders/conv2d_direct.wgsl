@@ -20,12 +20,13 @@
 //              bindings: 1 x, 2 dy (vec4), 3 dw partials (vec4)
 //              grid x: ceil(SLICES * BLOCKS / 64); columns past OW read dy as zero.
 // INPUT_GRAD   dx[n, ih, iw, ci] = sum_{kh, kw, co} dy[n, oh, ow, co] * w[kh, kw, ci, co] with
-//              oh = ih + pad_top - kh * dilation_h (stride 1 only; likewise ow). A thread takes
-//              ROWS x P input cells and all C_in channels; the loop over output-channel quads
-//              stays a loop, and each dy value it loads serves every tap that reads it.
+//              oh = ih + pad_top - kh * dilation_h (stride 1 only; likewise ow). A thread takes a
+//              strip of ROWS x P input cells with all C_in channels and loops over the dy rows
+//              that reach it. Each dy value it loads serves every tap that reads it, and only
+//              the input rows that the current dy row reaches hold accumulators.
 //              bindings: 1 dy (vec4), 2 w (vec4), 3 dx
-//              grid x: ceil(N * ROW_BLOCKS * SEGMENTS / 64); the last block and segment start
-//              at H - ROWS and W - P.
+//              grid x: ceil(N * STRIPS * SEGMENTS / 64); the last strip and segment start at
+//              H - ROWS and W - P.
 // Thread index t: block = t % BLOCKS, then segment and row (FORWARD) or slice (FILTER_GRAD).
 
 const IN_H: u32 = {{IN_H}}u;
@@ -124,35 +125,44 @@ fn filter_grad(@builtin(global_invocation_id) gid: vec3<u32>) {
 @group(0) @binding(2) var<storage, read> w: array<vec4<f32>, W_LEN4>;
 @group(0) @binding(3) var<storage, read_write> dx: array<f32>;
 
-// Input rows per thread, and blocks of them per image.
+// Input rows per thread (a strip), and strips per image.
 const ROWS: u32 = {{ROWS}}u;
-const ROW_BLOCKS: u32 = (IN_H + ROWS - 1u) / ROWS;
+const STRIPS: u32 = (IN_H + ROWS - 1u) / ROWS;
 
-// Index of dy[n, oh, ow, 0] (0 outside the output), and whether the cell is inside.
-struct Cell { index: u32, inside: bool }
+// Column ow of dy: its offset ow * C_out / 4 in a row of vec4 (0 outside dy), and whether it is
+// inside.
+struct Column { offset: u32, inside: bool }
 
-fn dy_cell(n: u32, oh: i32, ow: i32) -> Cell {
-    let inside = (oh >= 0) & (ow >= 0) & (u32(oh) < OUT_H) & (u32(ow) < OUT_W);
-    return Cell(select(0u, ((n * OUT_H + u32(oh)) * OUT_W + u32(ow)) * OUT_C4, inside), inside);
+fn dy_column(ow: i32) -> Column {
+    let inside = (ow >= 0) & (ow < i32(OUT_W));
+    return Column(select(0u, u32(ow) * OUT_C4, inside), inside);
 }
 
-// dy at `cell`, channel quad `quad`; zero outside the output.
-fn dy_at(cell: Cell, quad: u32) -> vec4<f32> {
-    return select(vec4<f32>(0.0), dy[cell.index + quad], cell.inside);
+// dy at column `c` of the row that starts at cell `row`, channel quad `quad`; zero outside dy.
+fn dy_at(row: u32, c: Column, quad: u32) -> vec4<f32> {
+    return select(vec4<f32>(0.0), dy[row * OUT_C4 + c.offset + quad], c.inside);
+}
+
+// True when input row ih is one of the rows of the strip that starts at ih0.
+fn in_strip(ih0: u32, ih: i32) -> bool {
+    return (ih >= i32(ih0)) & (ih < i32(ih0 + ROWS));
+}
+
+// Index of dx[n, ih, iw0, 0].
+fn dx_row(n: u32, ih: i32, iw0: u32) -> u32 {
+    return ((n * IN_H + u32(ih)) * IN_W + iw0) * IN_C;
 }
 
 @compute @workgroup_size(64)
 fn input_grad(@builtin(global_invocation_id) gid: vec3<u32>) {
     let t = gid.x;
-    if (t >= p.rows * ROW_BLOCKS * SEGMENTS) {
+    if (t >= p.rows * STRIPS * SEGMENTS) {
         return;
     }
     let segment = t % SEGMENTS;
-    let n = t / (SEGMENTS * ROW_BLOCKS);
-    let ih0 = min(((t / SEGMENTS) % ROW_BLOCKS) * ROWS, IN_H - ROWS);
+    let n = t / (SEGMENTS * STRIPS);
+    let ih0 = min(((t / SEGMENTS) % STRIPS) * ROWS, IN_H - ROWS);
     let iw0 = min(segment * P, IN_W - P);
-    // dx[n, ih0 + r, iw0 + j, ci] is dx[out + (r * IN_W + j) * IN_C + ci].
-    let out = ((n * IN_H + ih0) * IN_W + iw0) * IN_C;
 {{BODY}}
 }
 //#endif

@@ -4,7 +4,7 @@
 //! use the implicit GEMM of conv.rs.
 
 use std::cell::RefCell;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::fmt::Write;
 use std::rc::Rc;
 
@@ -21,11 +21,9 @@ const MAX_BODY_FMAS: usize = 1024;
 const MAX_ACCUMULATORS: usize = 104;
 /// Maximum output columns per thread.
 const MAX_COLUMNS: usize = 16;
-/// Input rows per thread of the input gradient, and the maximum accumulators and multiply-adds
-/// (vec4) in one pass of its loop over output-channel quads.
-const INPUT_GRAD_ROWS: usize = 4;
+/// Input rows per thread (a strip) of the input gradient, and its maximum accumulators (scalar).
+const INPUT_GRAD_ROWS: usize = 14;
 const INPUT_GRAD_ACCUMULATORS: usize = 56;
-const INPUT_GRAD_LOOP_FMAS: usize = 512;
 /// Threads per workgroup (must match conv2d_direct.wgsl).
 const THREADS: usize = 64;
 /// Thread count that fills the device, which the filter gradient's slice count aims at.
@@ -117,12 +115,15 @@ fn filter_split(g: &Conv2dGeometry) -> Split {
     Split::new(g, move |_, cq| taps * cq)
 }
 
-/// Input rows per thread and the cut of input columns for the input gradient.
+/// Input rows per thread and the cut of input columns for the input gradient. A thread keeps
+/// (KH - 1) * dilation_h + 1 rows of accumulators, and its unrolled loop body has taps * P *
+/// C_out / 4 vec4 multiply-adds.
 fn input_split(g: &Conv2dGeometry) -> (usize, Split) {
     let taps = g.k_h * g.k_w * g.in_c;
+    let span = (g.k_h - 1) * g.dilation_h + 1;
     let rows = g.in_h.min(INPUT_GRAD_ROWS);
     let fits =
-        |p| rows * p * g.in_c <= INPUT_GRAD_ACCUMULATORS && rows * p * taps <= INPUT_GRAD_LOOP_FMAS;
+        |p| span * p * g.in_c <= INPUT_GRAD_ACCUMULATORS && taps * p * g.out_c / 4 <= MAX_BODY_FMAS;
     (rows, Split::columns(g.in_w, 1, fits))
 }
 
@@ -212,7 +213,7 @@ pub(super) fn forward(
 pub(super) fn backward_input(gpu: &Gpu, g: &Conv2dGeometry, dy: &Tensor, w: &Tensor) -> Tensor {
     let (rows, split) = input_split(g);
     let dx = Tensor::empty(gpu, &[g.batch, g.in_h, g.in_w, g.in_c]);
-    let body = || input_body(g, rows, &split);
+    let body = || input_body(g, &split);
     let defines = [("ROWS", rows as u32)];
     let kernel = kernel(g, &split, "input_grad", Activation::Linear, &defines, body);
     let params = Params {
@@ -455,69 +456,117 @@ fn filter_body(g: &Conv2dGeometry, split: &Split) -> String {
     out
 }
 
-/// Writes INPUT_GRAD's body. Accumulator s{r}_{j}_{ci} sums input cell (ih0 + r, iw0 + j),
-/// channel ci. It is a scalar that adds a quad's four products in one chain: on SwiftShader a
-/// vec4 multiply-add costs four SIMD ones anyway, and a quarter of the registers left room for
-/// 4 x 14 cells (9 % faster on conv1 than vec4 partial sums). The dy cells that the thread's taps
-/// reach are located once, and each pass of the loop over quads loads each of them once.
-fn input_body(g: &Conv2dGeometry, rows: usize, split: &Split) -> String {
-    let cells = input_cells(g, rows, split);
-    let mut out = String::new();
-    for &(r, j, ci) in &cells {
-        writeln!(out, "    var s{r}_{j}_{ci} = 0.0;").unwrap();
-    }
-
-    // dy row oh0 + e reaches input row ih0 + r through tap kh when e = r + (KH - 1 - kh) * dh.
-    let row0 = g.pad_top as i64 - ((g.k_h - 1) * g.dilation_h) as i64;
-    let col0 = g.pad_left as i64 - ((g.k_w - 1) * g.dilation_w) as i64;
-    writeln!(out, "    let oh0 = i32(ih0) + ({row0});").unwrap();
-    writeln!(out, "    let ow0 = i32(iw0) + ({col0});").unwrap();
-    let reach = |r: usize, j: usize, kh: usize, kw: usize| {
-        (
-            r + (g.k_h - 1 - kh) * g.dilation_h,
-            j + (g.k_w - 1 - kw) * g.dilation_w,
-        )
+/// Writes INPUT_GRAD's body. The thread walks the dy rows that reach its strip of input rows,
+/// one at a time. dy row oh reaches input rows oh - pad_top + kh * dilation_h, so accumulator
+/// s{slot}_{j}_{ci} sums input row oh - pad_top + slot, column iw0 + j, channel ci. Slot 0 is
+/// complete once its dy row is done: it is stored, and the slots move up by one.
+///
+/// Only (KH - 1) * dilation_h + 1 rows of accumulators are live, so a strip can be tall, and
+/// each dy value loaded serves every tap that reads it. On SwiftShader every per-lane load is a
+/// gather, so this reuse sets the speed. The loop over output-channel quads is unrolled so that
+/// each weight index is a constant, which SwiftShader loads once for all lanes.
+fn input_body(g: &Conv2dGeometry, split: &Split) -> String {
+    let span = (g.k_h - 1) * g.dilation_h + 1;
+    // Each input row is stored as its last dy row passes, so every row must have one. Valid and
+    // same padding at stride 1 ensure it.
+    debug_assert!(
+        g.in_h + g.pad_top <= g.out_h + span - 1,
+        "an input row that no dy row reaches"
+    );
+    let accumulators = |slot: usize| {
+        (0..split.p).flat_map(move |j| (0..g.in_c).map(move |ci| format!("s{slot}_{j}_{ci}")))
     };
-    let loaded: BTreeSet<_> = taps(g)
-        .flat_map(|(_, kh, kw, _)| cells.iter().map(move |&(r, j, _)| reach(r, j, kh, kw)))
-        .collect();
-    for &(e, f) in &loaded {
-        writeln!(out, "    let c{e}_{f} = dy_cell(n, oh0 + {e}, ow0 + {f});").unwrap();
+    let mut out = String::new();
+    for acc in (0..span).flat_map(accumulators) {
+        writeln!(out, "    var {acc} = 0.0;").unwrap();
     }
 
-    out.push_str("    for (var q = 0u; q < OUT_C4; q++) {\n");
-    for (e, f) in loaded {
-        writeln!(out, "        let d{e}_{f} = dy_at(c{e}_{f}, q);").unwrap();
+    // dy column ow0 + f reaches input column iw0 + j through tap kw when
+    // f = j + (KW - 1 - kw) * dilation_w.
+    let col0 = g.pad_left as i64 - ((g.k_w - 1) * g.dilation_w) as i64;
+    let reach = |j: usize, kw: usize| j + (g.k_w - 1 - kw) * g.dilation_w;
+    let columns = split.p + (g.k_w - 1) * g.dilation_w;
+    writeln!(out, "    let ow0 = i32(iw0) + ({col0});").unwrap();
+    for f in 0..columns {
+        writeln!(out, "    let c{f} = dy_column(ow0 + {f});").unwrap();
     }
-    for (tap, ..) in taps(g) {
-        writeln!(out, "        let w{tap} = w[{tap}u * OUT_C4 + q];").unwrap();
+
+    let top = g.pad_top as i64 - ((g.k_h - 1) * g.dilation_h) as i64;
+    writeln!(out, "    let first = max(i32(ih0) + ({top}), 0);").unwrap();
+    let pad = g.pad_top;
+    writeln!(
+        out,
+        "    let last = min(i32(ih0 + ROWS) + {pad}, i32(OUT_H));"
+    )
+    .unwrap();
+    out.push_str("    var oh = first;\n    for (; oh < last; oh++) {\n");
+    out.push_str("        let row = (n * OUT_H + u32(oh)) * OUT_W;\n");
+    for q in 0..g.out_c / 4 {
+        input_quad_fmas(&mut out, g, split, q, columns, reach);
     }
-    for (tap, kh, kw, tap_ci) in taps(g) {
-        for &(r, j, _) in cells.iter().filter(|&&(.., ci)| ci == tap_ci) {
-            let (e, f) = reach(r, j, kh, kw);
-            let (acc, d, w) = (
-                format!("s{r}_{j}_{tap_ci}"),
-                format!("d{e}_{f}"),
-                format!("w{tap}"),
-            );
-            let products = ["x", "y", "z", "w"].iter().fold(acc.clone(), |sum, c| {
-                format!("fma({d}.{c}, {w}.{c}, {sum})")
-            });
-            writeln!(out, "        {acc} = {products};").unwrap();
+    store_slot(&mut out, g, split, 0, "        ");
+    for slot in 0..span {
+        let next: Vec<String> = if slot + 1 < span {
+            accumulators(slot + 1).collect()
+        } else {
+            vec!["0.0".to_string(); split.p * g.in_c]
+        };
+        for (acc, next) in accumulators(slot).zip(next) {
+            writeln!(out, "        {acc} = {next};").unwrap();
         }
     }
     out.push_str("    }\n");
 
-    for (r, j, ci) in cells {
-        let offset = (r * g.in_w + j) * g.in_c + ci;
-        writeln!(out, "    dx[out + {offset}u] = s{r}_{j}_{ci};").unwrap();
+    // The rows left in the slots are complete too: each dy row past `last` is past dy's end or
+    // reaches only rows below the strip.
+    for slot in 0..span - 1 {
+        store_slot(&mut out, g, split, slot, "    ");
     }
     out
 }
 
-/// Lists every (row, column, channel) of the thread's input cells.
-fn input_cells(g: &Conv2dGeometry, rows: usize, split: &Split) -> Vec<(usize, usize, usize)> {
-    (0..rows)
-        .flat_map(|r| (0..split.p).flat_map(move |j| (0..g.in_c).map(move |ci| (r, j, ci))))
-        .collect()
+/// Writes the loads of quad q of the dy row's `columns` cells, then every multiply-add that uses
+/// them: each adds the quad's four products to one accumulator in one chain.
+fn input_quad_fmas(
+    out: &mut String,
+    g: &Conv2dGeometry,
+    split: &Split,
+    q: usize,
+    columns: usize,
+    reach: impl Fn(usize, usize) -> usize,
+) {
+    let quads = g.out_c / 4;
+    for f in 0..columns {
+        writeln!(out, "        let d{q}_{f} = dy_at(row, c{f}, {q}u);").unwrap();
+    }
+    for (tap, kh, kw, ci) in taps(g) {
+        writeln!(out, "        let w{q}_{tap} = w[{}u];", tap * quads + q).unwrap();
+        let slot = kh * g.dilation_h;
+        for j in 0..split.p {
+            let acc = format!("s{slot}_{j}_{ci}");
+            let d = format!("d{q}_{}", reach(j, kw));
+            let products = ["x", "y", "z", "w"].iter().fold(acc.clone(), |sum, c| {
+                format!("fma({d}.{c}, w{q}_{tap}.{c}, {sum})")
+            });
+            writeln!(out, "        {acc} = {products};").unwrap();
+        }
+    }
+}
+
+/// Writes the stores of slot `slot`, input row oh - pad_top + slot, when the row is in the strip.
+fn store_slot(out: &mut String, g: &Conv2dGeometry, split: &Split, slot: usize, indent: &str) {
+    let pad = g.pad_top;
+    writeln!(out, "{indent}if (in_strip(ih0, oh - {pad} + {slot})) {{").unwrap();
+    writeln!(
+        out,
+        "{indent}    let out = dx_row(n, oh - {pad} + {slot}, iw0);"
+    )
+    .unwrap();
+    for j in 0..split.p {
+        for ci in 0..g.in_c {
+            let offset = j * g.in_c + ci;
+            writeln!(out, "{indent}    dx[out + {offset}u] = s{slot}_{j}_{ci};").unwrap();
+        }
+    }
+    writeln!(out, "{indent}}}").unwrap();
 }
