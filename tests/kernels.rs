@@ -47,6 +47,9 @@ const CONV_CASES: &[ConvCase] = &[
     (2, 9, 7, 3, [3, 3], 8, [2, 2], [1, 1], Padding::Same),
     (2, 30, 21, 1, [3, 3], 64, [1, 1], [1, 1], Padding::Valid),
     (1, 7, 23, 2, [3, 2], 12, [1, 1], [2, 1], Padding::Same),
+    // Few taps but so many output channels that the direct input gradient's body would be too
+    // long, so the input gradient takes the implicit GEMM.
+    (2, 5, 4, 32, [1, 1], 160, [1, 1], [1, 1], Padding::Valid),
     // Channel counts that are multiples of 4 but not of 16, so the vec4 loads and stores meet a
     // partial column block, with stride 2 (same padding) and dilation 2.
     (2, 9, 9, 8, [3, 3], 12, [2, 2], [1, 1], Padding::Same),

@@ -93,9 +93,13 @@ pub(super) fn suits(gpu: &Gpu, g: &Conv2dGeometry) -> bool {
     grid_fits(gpu, g.batch * g.out_h * split.segments * split.blocks(g))
 }
 
-/// True when `g` also takes the direct input-gradient kernel: stride 1.
+/// True when `g` also takes the direct input-gradient kernel: stride 1, and an unrolled body
+/// for one input column within [`MAX_BODY_FMAS`] (it grows with the output channels).
 pub(super) fn suits_input_grad(gpu: &Gpu, g: &Conv2dGeometry) -> bool {
     if !suits(gpu, g) || g.stride_h != 1 || g.stride_w != 1 {
+        return false;
+    }
+    if g.k_h * g.k_w * g.in_c * g.out_c / 4 > MAX_BODY_FMAS {
         return false;
     }
     let (rows, split) = input_split(g);
