@@ -23,7 +23,7 @@ pub enum Error {
     #[error("GPU unavailable: {0}")]
     Gpu(String),
     /// A file could not be read or written.
-    #[error("{action} {path} failed: {source}; check the path and its permissions")]
+    #[error("{action} {path} failed: {source}; {}", io_hint(source))]
     Io {
         /// The operation that failed: `reading` or `writing`.
         action: &'static str,
@@ -32,6 +32,16 @@ pub enum Error {
         /// Underlying error.
         source: std::io::Error,
     },
+}
+
+/// Picks the advice that ends the message of a failed read or write.
+fn io_hint(error: &std::io::Error) -> &'static str {
+    match error.kind() {
+        std::io::ErrorKind::StorageFull | std::io::ErrorKind::FileTooLarge => {
+            "free disk space or write to another location"
+        }
+        _ => "check the path and its permissions",
+    }
 }
 
 /// Result with webcnn's [`Error`].

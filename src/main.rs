@@ -203,11 +203,7 @@ fn write_model(
         }
     }
     let bytes = webcnn::io::encode(config, weights)?;
-    std::fs::write(out, bytes).map_err(|source| webcnn::Error::Io {
-        action: "writing",
-        path: out.display().to_string(),
-        source,
-    })?;
+    webcnn::io::write_file(out, &bytes)?;
     Ok(weights.iter().map(|(_, _, values)| values.len()).sum())
 }
 

@@ -38,6 +38,45 @@ fn train_json_summary_has_required_fields() {
 }
 
 #[test]
+fn failed_save_keeps_earlier_model() {
+    let folder = std::env::temp_dir().join(format!("webcnn-cli-save-{}", std::process::id()));
+    std::fs::create_dir_all(&folder).unwrap();
+    let model = folder.join("model.safetensors");
+    let path = model.to_str().unwrap();
+    let train = ["train", "--limit", "100", "--epochs", "1", "--save", path];
+    let out = webcnn(&train);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let before = std::fs::read(&model).unwrap();
+
+    // A file-size limit of 100 KiB (the model is about 490 KB) makes the second save fail while
+    // it writes, as a full disk would.
+    let script = format!(
+        "trap '' XFSZ; ulimit -f 100; exec \"$0\" {}",
+        train.join(" ")
+    );
+    let out = Command::new("bash")
+        .args(["-c", &script, env!("CARGO_BIN_EXE_webcnn")])
+        .env("XDG_RUNTIME_DIR", std::env::temp_dir())
+        .output()
+        .expect("bash runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "the save past the limit succeeded");
+    assert!(stderr.contains("writing"), "{stderr}");
+    assert!(stderr.contains("free disk space"), "{stderr}");
+    assert!(
+        std::fs::read(&model).unwrap() == before,
+        "the earlier model changed"
+    );
+    let files = std::fs::read_dir(&folder).unwrap().count();
+    assert_eq!(files, 1, "a partial file was left beside the model");
+    std::fs::remove_dir_all(&folder).unwrap();
+}
+
+#[test]
 fn save_then_load_continues_training() {
     let path = std::env::temp_dir().join(format!("webcnn-cli-{}.safetensors", std::process::id()));
     let path = path.to_str().unwrap();

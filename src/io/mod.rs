@@ -197,14 +197,28 @@ pub fn build(gpu: Rc<Gpu>, config: ModelConfig, weights: &Weights, source: &str)
     Ok(model)
 }
 
-/// Writes the model to `path`.
+/// Writes the model to `path`. A failed write leaves any earlier file at `path` as it was.
 #[cfg(not(target_arch = "wasm32"))]
 pub async fn save(model: &Model, path: &std::path::Path) -> Result<()> {
     let bytes = to_bytes(model).await?;
-    std::fs::write(path, bytes).map_err(|source| Error::Io {
-        action: "writing",
-        path: path.display().to_string(),
-        source,
+    write_file(path, &bytes)
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same folder, renamed over `path`
+/// once complete, so a write that fails (a full disk, a size limit) neither truncates an
+/// earlier file at `path` nor leaves a partial one.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn write_file(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let partial = path.with_file_name(format!(".{name}.{}.partial", std::process::id()));
+    let result = std::fs::write(&partial, bytes).and_then(|()| std::fs::rename(&partial, path));
+    result.map_err(|source| {
+        let _ = std::fs::remove_file(&partial);
+        Error::Io {
+            action: "writing",
+            path: path.display().to_string(),
+            source,
+        }
     })
 }
 
