@@ -121,7 +121,7 @@ struct TrainArgs {
 /// string".
 fn whole_number<T: std::str::FromStr>(text: &str) -> Result<T, String> {
     text.parse()
-        .map_err(|_| format!("expected a whole number of 0 or more, got {text}"))
+        .map_err(|_| format!("expected a whole number, got {text}"))
 }
 
 /// Returns the flag that sets a config field, such as `--translation-pixels` for

@@ -168,7 +168,7 @@ fn bad_arguments_fail_with_clear_messages() {
         ),
         (
             &["train", "--epochs", "-1"],
-            "expected a whole number of 0 or more, got -1",
+            "expected a whole number, got -1",
         ),
         // Momentum was silently ignored with Adam.
         (
