@@ -108,6 +108,15 @@ test('bad input keeps the model and runs', async (t) => {
     assert.deepEqual(await snapshot(), trained);
   });
 
+  // A negative count reached the worker's JSON parser, whose message named a usize.
+  await t.test('negative epochs', async () => {
+    await page.fill(byTestId('epochs'), '-3');
+    await page.click(byTestId('train-button'));
+    assert.match(await errorText(), /epochs must be at least 1, got -3/);
+    await page.fill(byTestId('epochs'), '1');
+    assert.deepEqual(await snapshot(), trained);
+  });
+
   await t.test('brightness above 1', async () => {
     // With flip on too, so the worker must accept the flip field to reach the range check.
     await page.check(byTestId('augment-flip'));

@@ -147,11 +147,12 @@ elements.preset.addEventListener('change', () => guarded(() => loadPreset(elemen
 
 // ----- training -----
 
-function readInteger(input, name) {
+function readInteger(input, name, min) {
   const value = Number(input.value);
   if (input.value.trim() === '' || !Number.isInteger(value)) {
     throw new Error(`${name} must be a whole number, got "${input.value}"`);
   }
+  if (value < min) throw new Error(`${name} must be at least ${min}, got ${value}`);
   return value;
 }
 
@@ -164,8 +165,8 @@ function readNumber(input, name) {
 }
 
 function readSettings() {
-  const epochs = readInteger(elements.epochs, 'epochs');
-  const batchSize = readInteger(elements.batchSize, 'batch size');
+  const epochs = readInteger(elements.epochs, 'epochs', 1);
+  const batchSize = readInteger(elements.batchSize, 'batch size', 1);
   const learningRate = readNumber(elements.learningRate, 'learning rate');
   const continuing = elements.continueTraining.checked && state.hasModel;
   const augment = {
@@ -471,7 +472,7 @@ $('#clear-pad').addEventListener('click', () => {
 
 byTestId('inspect-button').addEventListener('click', () =>
   guarded(async () => {
-    const index = readInteger(elements.inspectIndex, 'test image');
+    const index = readInteger(elements.inspectIndex, 'test image', 0);
     const view = await client.request('inspect', { index });
     showInspection(elements.inspect, view, state.imageShape);
   }),
