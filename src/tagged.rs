@@ -30,7 +30,7 @@ const TAG: &str = "type";
 pub trait Tagged: Sized {
     /// The variant names, a `#[serde(variant_identifier)]` enum.
     type Tag: for<'de> Deserialize<'de>;
-    /// What the derived code calls the enum in errors: `internally tagged enum NAME`.
+    /// The enum's name in errors, as the derived code writes it: `internally tagged enum NAME`.
     const EXPECTING: &'static str;
 
     /// Builds the variant `tag` from the object's other entries.

@@ -319,8 +319,8 @@ fn empty_shard_path_is_named() {
     assert!(!error.contains("outside the model's folder"), "{error}");
 }
 
-/// Imports a copy of mnist-cnn whose first manifest group lists a float32 tensor `name` of
-/// shape [10] after the others (the shard stays as it is); returns the error text.
+/// Imports a copy of mnist-cnn whose first manifest group lists an extra float32 tensor `name`
+/// of shape [10] after the others, with the shard unchanged. Returns the error text.
 fn import_error_with_extra_tensor(case: &str, name: &str) -> String {
     let path = damaged_mnist_cnn(case, |json| {
         let spec = serde_json::json!({"name": name, "shape": [10], "dtype": "float32"});

@@ -56,8 +56,9 @@ const CONV_CASES: &[ConvCase] = &[
     (1, 10, 10, 4, [3, 3], 8, [1, 1], [2, 2], Padding::Valid),
     // Many channels and a larger batch, so split-K and several tiles take part.
     (5, 12, 12, 17, [3, 3], 70, [1, 1], [1, 1], Padding::Same),
-    // Batches of 16 or more, not multiples of 16, so a thread's rows of the input gradient span
-    // one or two input cells whose dead taps it skips; and more taps than the skip mask holds.
+    // Batches of 16 or more that are not multiples of 16, so a thread's input-gradient rows span
+    // one or two input cells and it skips their common dead taps. The 7x6 kernel has more taps
+    // than the skip mask holds.
     (20, 9, 8, 8, [3, 3], 12, [1, 1], [1, 1], Padding::Valid),
     (17, 9, 9, 8, [3, 3], 12, [2, 2], [1, 1], Padding::Same),
     (2, 10, 10, 4, [7, 6], 8, [1, 1], [1, 1], Padding::Same),
