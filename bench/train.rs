@@ -11,6 +11,7 @@ use std::time::Instant;
 use webcnn::bench::{kernel_report, TrainingBench};
 use webcnn::data::embedded_mnist;
 use webcnn::gpu::{Gpu, GpuOptions};
+use webcnn::json::{self, Object};
 
 /// Seconds each kernel measurement runs for at least.
 const MIN_SECONDS: f64 = 1.0;
@@ -62,13 +63,13 @@ fn main() {
     println!("seed-cnn training, batch {BATCH}, Adam: {speed:.0} examples/s");
     println!("dispatches so far {dispatches}, submits {submits}");
     if json {
-        let summary = serde_json::json!({
-            "adapter": report.adapter,
-            "fma_peak_gflops": peak,
-            "conv": report.conv,
-            "matmul_1024_gflops": report.matmul_gflops,
-            "train_examples_per_second": speed,
-        });
-        println!("{summary}");
+        let summary = Object(&[
+            ("adapter", &report.adapter),
+            ("fma_peak_gflops", &peak),
+            ("conv", &report.conv),
+            ("matmul_1024_gflops", &report.matmul_gflops),
+            ("train_examples_per_second", &speed),
+        ]);
+        println!("{}", json::to_string(&summary));
     }
 }

@@ -6,7 +6,7 @@
 
 use std::rc::Rc;
 
-use serde::Serialize;
+use crate::json::to_json;
 
 use crate::clock;
 use crate::data::Dataset;
@@ -27,7 +27,7 @@ const MAX_BATCH: usize = 16;
 const BATCH_SECONDS: f64 = 0.05;
 
 /// GFLOP/s of one conv shape's three kernels.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
 pub struct ConvReport {
     /// Shape, e.g. `conv1 64x28x28x1 -> 32` (batch x height x width x channels -> filters).
     pub shape: String,
@@ -39,8 +39,15 @@ pub struct ConvReport {
     pub filter_grad: f64,
 }
 
+to_json!(ConvReport {
+    shape,
+    forward,
+    input_grad,
+    filter_grad,
+});
+
 /// Kernel throughput on one adapter, in GFLOP/s.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
 pub struct KernelReport {
     /// Adapter name as wgpu reports it.
     pub adapter: String,
@@ -53,6 +60,14 @@ pub struct KernelReport {
     /// Throughput of the `matmul_size`^3 matmul.
     pub matmul_gflops: f64,
 }
+
+to_json!(KernelReport {
+    adapter,
+    fma_peak_gflops,
+    conv,
+    matmul_size,
+    matmul_gflops,
+});
 
 /// Runs `record` (which records GPU work) once to compile its pipelines, then repeatedly until
 /// `min_seconds` have passed (at least once, at most [`MAX_REPS`] times), in batches that wait
@@ -195,7 +210,7 @@ pub async fn kernel_report(gpu: &Gpu, quick: bool, min_seconds: f64) -> Result<K
 }
 
 /// Time of one dispatch of a training step, replayed on its own.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
 pub struct DispatchTime {
     /// Module, entry point and grid of the dispatch (see [`crate::gpu::CapturedDispatch`]).
     pub kernel: String,
@@ -203,9 +218,11 @@ pub struct DispatchTime {
     pub ms: f64,
 }
 
+to_json!(DispatchTime { kernel, ms });
+
 /// Result of one [`TrainingBench::train`] call: the mean loss of its steps and the device's
 /// counters.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
 pub struct TrainingSample {
     /// Mean training loss over the steps of this call.
     pub loss: f64,
@@ -218,6 +235,14 @@ pub struct TrainingSample {
     /// Buffers read back since the device was created.
     pub readbacks: u64,
 }
+
+to_json!(TrainingSample {
+    loss,
+    steps,
+    dispatches,
+    submits,
+    readbacks,
+});
 
 /// Trains the seed CNN (the Keras MNIST CNN) with Adam at its defaults, without a validation
 /// split, and waits for the GPU after every call.

@@ -19,6 +19,18 @@ pub enum Error {
         /// Description of the problem.
         message: String,
     },
+    /// The training loss of an epoch became NaN or infinite. The model is back at its weights
+    /// from before that epoch.
+    #[error(
+        "training diverged in epoch {epoch}: the loss is {loss}; the model is back at its weights \
+         from before that epoch; lower the learning rate and train again"
+    )]
+    Diverged {
+        /// The epoch whose loss diverged, from 1.
+        epoch: usize,
+        /// Its mean training loss.
+        loss: f64,
+    },
     /// No usable GPU adapter or device.
     #[error("GPU unavailable: {0}")]
     Gpu(String),
@@ -42,6 +54,12 @@ fn io_hint(error: &std::io::Error) -> &'static str {
         }
         _ => "check the path and its permissions",
     }
+}
+
+/// `n` followed by `noun`, with an `s` unless `n` is 1: `1 sample`, `3 samples`.
+pub fn counted(n: usize, noun: &str) -> String {
+    let s = if n == 1 { "" } else { "s" };
+    format!("{n} {noun}{s}")
 }
 
 /// Result with webcnn's [`Error`].

@@ -8,12 +8,12 @@ pub mod error;
 pub mod face;
 pub mod gpu;
 pub mod io;
+pub mod json;
 pub mod layers;
 pub mod model;
 pub mod ops;
 pub mod optim;
 pub mod reference;
-mod tagged;
 pub mod tensor;
 pub mod train;
 #[cfg(target_arch = "wasm32")]

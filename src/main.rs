@@ -5,9 +5,10 @@ use std::process::ExitCode;
 use std::rc::Rc;
 
 use clap::{Parser, Subcommand};
-use serde_json::json;
 use webcnn::data::{embedded_mnist, load_dir, DataSplit};
+use webcnn::error::counted;
 use webcnn::gpu::{Gpu, GpuOptions};
+use webcnn::json::{self, Object};
 use webcnn::model::{Model, ModelConfig};
 use webcnn::ops::augment::AugmentConfig;
 use webcnn::optim::{Optimizer, OptimizerConfig};
@@ -129,6 +130,19 @@ fn whole_number<T: std::str::FromStr>(text: &str) -> Result<T, String> {
 /// those fields have the config's names.
 fn flag_name(field: &str) -> String {
     format!("--{}", field.replace('_', "-"))
+}
+
+/// How many times the loss of a uniform guess an epoch's loss may reach before the CLI warns
+/// that training is diverging.
+const DIVERGING: f64 = 4.0;
+
+/// A loss with 4 decimals, or in exponent form from 10,000 on, where plain digits grow long.
+fn loss_text(loss: f64) -> String {
+    if loss.abs() >= 1e4 {
+        format!("{loss:.3e}")
+    } else {
+        format!("{loss:.4}")
+    }
 }
 
 fn main() -> ExitCode {
@@ -294,6 +308,7 @@ async fn run_train(args: TrainArgs) -> webcnn::Result<()> {
         Some(path) => webcnn::io::load(gpu.clone(), path)?,
         None => Model::new(gpu.clone(), model_config(&args.model)?, args.seed)?,
     };
+    train::check_dataset_fits(model.input_shape(), model.classes(), &data.train)?;
     let optimizer = Optimizer::new(&model, optimizer_config)?;
     println!(
         "adapter: {} ({:?}); train {} / test {} examples of {}",
@@ -305,16 +320,29 @@ async fn run_train(args: TrainArgs) -> webcnn::Result<()> {
     );
     print!("{}", model.summary());
 
+    // The loss of a uniform guess. An epoch far above it is diverging.
+    let guess_loss = (model.classes() as f64).ln();
     let callbacks = Callbacks {
-        on_epoch: Box::new(|r| {
+        on_epoch: Box::new(move |r| {
             let val = match (r.val_loss, r.val_accuracy) {
-                (Some(l), Some(a)) => format!(" val_loss {l:.4} val_accuracy {a:.4}"),
+                (Some(l), Some(a)) => format!(" val_loss {} val_accuracy {a:.4}", loss_text(l)),
                 _ => String::new(),
             };
             println!(
-                "epoch {}: loss {:.4} accuracy {:.4}{val} ({:.0} examples/s, {:.1} s)",
-                r.epoch, r.loss, r.accuracy, r.examples_per_second, r.seconds
+                "epoch {}: loss {} accuracy {:.4}{val} ({:.0} examples/s, {:.1} s)",
+                r.epoch,
+                loss_text(r.loss),
+                r.accuracy,
+                r.examples_per_second,
+                r.seconds
             );
+            if r.loss > DIVERGING * guess_loss {
+                eprintln!(
+                    "warning: the loss {} is over {DIVERGING} times {guess_loss:.2}, the loss of \
+                     a uniform guess; training is diverging, so lower the learning rate",
+                    loss_text(r.loss)
+                );
+            }
         }),
         ..Callbacks::default()
     };
@@ -327,10 +355,10 @@ async fn run_train(args: TrainArgs) -> webcnn::Result<()> {
     let test = train::evaluate(model, &data.test, args.batch_size).await?;
 
     println!(
-        "test: loss {:.4} accuracy {:.4} ({} examples)",
-        test.loss,
+        "test: loss {} accuracy {:.4} ({})",
+        loss_text(test.loss),
         test.accuracy,
-        data.test.len()
+        counted(data.test.len(), "example")
     );
     println!("class  precision  recall  f1      support");
     for (c, m) in test.per_class.iter().enumerate() {
@@ -346,18 +374,30 @@ async fn run_train(args: TrainArgs) -> webcnn::Result<()> {
     if args.json {
         let examples =
             history.iter().map(|r| r.examples_per_second).sum::<f64>() / history.len() as f64;
-        let summary = json!({
-            "test_accuracy": test.accuracy,
-            "test_loss": test.loss,
-            "epochs": history.len(),
-            "examples_per_second": examples,
-            "train_seconds": train_seconds,
-            "adapter": gpu.info.name,
-            "history": history,
-            "per_class": test.per_class,
-            "confusion": test.confusion,
-        });
-        println!("{summary}");
+        let summary = Object(&[
+            ("test_accuracy", &test.accuracy),
+            ("test_loss", &test.loss),
+            ("epochs", &history.len()),
+            ("examples_per_second", &examples),
+            ("train_seconds", &train_seconds),
+            ("adapter", &gpu.info.name),
+            ("history", &history),
+            ("per_class", &test.per_class),
+            ("confusion", &test.confusion),
+        ]);
+        println!("{}", json::to_string(&summary));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn huge_losses_print_in_exponent_form() {
+        assert_eq!(loss_text(0.12345), "0.1235");
+        assert_eq!(loss_text(9999.0), "9999.0000");
+        assert_eq!(loss_text(1.5e22), "1.500e22");
+    }
 }

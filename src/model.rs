@@ -3,10 +3,8 @@
 
 use std::rc::Rc;
 
-use rand::{Rng, SeedableRng};
-use serde::{Deserialize, Serialize};
-
 use crate::gpu::Gpu;
+use crate::json::{self, from_json, to_json};
 use crate::layers::{
     self, Conv2dConfig, DenseConfig, Initializer, Layer, LayerConfig, ParamInit, ParamSlot, Pass,
     PoolConfig, Saved,
@@ -14,10 +12,10 @@ use crate::layers::{
 use crate::ops::{Activation, Padding};
 use crate::tensor::Tensor;
 use crate::{Error, Result};
+use rand::{Rng, SeedableRng};
 
 /// A sequential model: input shape and layers.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ModelConfig {
     /// Shape of one input image, [height, width, channels].
     pub input_shape: [usize; 3],
@@ -25,6 +23,15 @@ pub struct ModelConfig {
     /// probability per class, with `softmax` or `linear` activation.
     pub layers: Vec<LayerConfig>,
 }
+
+to_json!(ModelConfig {
+    input_shape,
+    layers
+});
+from_json!(ModelConfig {
+    input_shape,
+    layers
+});
 
 /// Names of the built-in model presets.
 pub const PRESETS: [&str; 2] = ["seed-cnn", "lenet5"];
@@ -102,7 +109,7 @@ impl ModelConfig {
 
     /// Parses a JSON model config.
     pub fn from_json(text: &str) -> Result<ModelConfig> {
-        serde_json::from_str(text).map_err(|e| Error::Config(format!("model config JSON: {e}")))
+        json::from_str(text).map_err(|e| Error::Config(format!("model config JSON: {e}")))
     }
 }
 
@@ -215,7 +222,7 @@ impl Model {
             "#", "layer", "output", "params"
         );
         for (i, (layer, config)) in self.layers.iter().zip(&self.config.layers).enumerate() {
-            let name = layer_name(config);
+            let name = config.kind();
             let count: usize = layer.params().iter().map(ParamSlot::len).sum();
             let shape = format!("{:?}", layer.output_shape());
             out += &format!("{i:<4} {name:<12} {shape:<16} {count:>10}\n");
@@ -327,20 +334,6 @@ impl Model {
     }
 }
 
-/// Returns the `type` tag of a layer config, as written in model configs (`conv2d`, `dense`, ...).
-pub(crate) fn layer_name(config: &LayerConfig) -> &'static str {
-    match config {
-        LayerConfig::Conv2d(_) => "conv2d",
-        LayerConfig::MaxPool2d(_) => "max_pool2d",
-        LayerConfig::AvgPool2d(_) => "avg_pool2d",
-        LayerConfig::Flatten => "flatten",
-        LayerConfig::Dense(_) => "dense",
-        LayerConfig::Activation { .. } => "activation",
-        LayerConfig::Dropout { .. } => "dropout",
-        LayerConfig::DepthwiseConv2d(_) => "depthwise_conv2d",
-    }
-}
-
 /// Builds every layer, chaining output shapes and placing parameters at multiples of `align`
 /// elements; returns the layers and the arena length. Builds no GPU resource.
 pub fn build_layers(config: &ModelConfig, align: usize) -> Result<(Vec<Box<dyn Layer>>, usize)> {
@@ -365,7 +358,7 @@ pub fn build_layers(config: &ModelConfig, align: usize) -> Result<(Vec<Box<dyn L
             return Err(Error::Config(format!(
                 "layer {index} ({}) uses softmax, which is supported only on the last layer \
                  (it feeds the cross-entropy loss); use relu, sigmoid or tanh there",
-                layer_name(layer_config)
+                layer_config.kind()
             )));
         }
         shape = layer.output_shape().to_vec();
@@ -386,12 +379,12 @@ pub fn check_output(config: &ModelConfig, layers: &[Box<dyn Layer>]) -> Result<u
     );
     let ends_in_scores = matches!(last.activation(), Activation::Softmax | Activation::Linear);
     if shape.len() != 1 || !scores_layer || !ends_in_scores {
-        let activation = serde_json::to_string(&last.activation()).expect("activations serialise");
+        let activation = json::to_string(&last.activation());
         return Err(Error::Config(format!(
             "the last layer ({}) must be dense, giving one score per class with softmax or \
              linear activation, but it outputs {shape:?} with activation {activation}; end the \
              model with flatten and a dense layer of one unit per class",
-            layer_name(last_config),
+            last_config.kind(),
         )));
     }
     if shape[0] < 2 {
@@ -421,7 +414,7 @@ pub fn check_sizes(
             return Err(Error::Config(format!(
                 "layer {index} ({}) outputs {:?} per example, {bytes} bytes, but {device} allows \
                  {max_bytes} bytes per buffer; use a smaller input, fewer filters or more pooling",
-                layer_name(layer_config),
+                layer_config.kind(),
                 layer.output_shape()
             )));
         }
@@ -494,31 +487,5 @@ fn truncated_normal(values: &mut [f32], std: f64, rng: &mut impl Rng) {
             }
         };
         *v = (sample * scale) as f32;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn layer_names_match_config_tags() {
-        let layers: Vec<LayerConfig> = serde_json::from_str(
-            r#"[
-                {"type": "conv2d", "filters": 1, "kernel_size": [1, 1]},
-                {"type": "max_pool2d", "pool_size": [2, 2]},
-                {"type": "avg_pool2d", "pool_size": [2, 2]},
-                {"type": "flatten"},
-                {"type": "dense", "units": 1},
-                {"type": "activation", "activation": "relu"},
-                {"type": "dropout", "rate": 0.5},
-                {"type": "depthwise_conv2d", "kernel_size": [1, 1]}
-            ]"#,
-        )
-        .unwrap();
-        for layer in &layers {
-            let tag = serde_json::to_value(layer).unwrap()["type"].clone();
-            assert_eq!(layer_name(layer), tag, "{layer:?}");
-        }
     }
 }

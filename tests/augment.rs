@@ -282,12 +282,13 @@ fn invalid_brightness_is_rejected() {
 #[test]
 fn config_json_defaults_new_fields() {
     let old: AugmentConfig =
-        serde_json::from_str(r#"{"rotation_degrees": 15, "scale": 0.1}"#).unwrap();
+        webcnn::json::from_str(r#"{"rotation_degrees": 15, "scale": 0.1}"#).unwrap();
     assert!(!old.flip);
     assert_eq!(old.brightness, 0.0);
-    let new: AugmentConfig = serde_json::from_str(r#"{"flip": true, "brightness": 0.2}"#).unwrap();
+    let new: AugmentConfig =
+        webcnn::json::from_str(r#"{"flip": true, "brightness": 0.2}"#).unwrap();
     assert!(new.flip);
     assert_eq!(new.brightness, 0.2);
-    let unknown = serde_json::from_str::<AugmentConfig>(r#"{"hue": 0.1}"#);
+    let unknown = webcnn::json::from_str::<AugmentConfig>(r#"{"hue": 0.1}"#);
     assert!(unknown.is_err(), "an unknown field was accepted");
 }

@@ -2,6 +2,8 @@
 
 use std::process::Command;
 
+use webcnn::data::{write_idx_images, write_idx_labels, Dataset};
+
 fn webcnn(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_webcnn"))
         .args(args)
@@ -194,6 +196,25 @@ fn bad_arguments_fail_with_clear_messages() {
         assert!(stderr.contains(expected), "{args:?}: {stderr}");
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
     }
+}
+
+#[test]
+fn data_of_another_shape_fails_before_the_model_summary() {
+    let dir = std::env::temp_dir().join(format!("webcnn-cli-8x8-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let images: Vec<f32> = (0..20 * 64).map(|i| (i % 7) as f32 / 7.0).collect();
+    let labels: Vec<u32> = (0..20).map(|i| i % 2).collect();
+    let dataset = Dataset::from_parts("small", images, labels, 8, 8, 1, 2).unwrap();
+    write_idx_images(dir.join("small-images-idx3-ubyte"), &dataset).unwrap();
+    write_idx_labels(dir.join("small-labels-idx1-ubyte"), &dataset).unwrap();
+
+    let out = webcnn(&["train", "--data", dir.to_str().unwrap(), "--epochs", "1"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(!out.status.success(), "{stdout}");
+    assert!(stderr.contains("[8, 8, 1]"), "{stderr}");
+    assert!(!stdout.contains("total parameters"), "{stdout}");
 }
 
 #[test]

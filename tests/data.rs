@@ -318,9 +318,14 @@ fn load_dir_lists_expected_files() {
             &dir.0.display().to_string(),
             "train-labels-idx1-ubyte",
             "t10k-images-idx3-ubyte",
-            "unpaired IDX files found: [train-images-idx3-ubyte.gz]",
+            "IDX files without a partner: train-images-idx3-ubyte.gz",
         ],
     );
+
+    let empty = TempDir::new("empty");
+    let error = load_dir(&empty.0).unwrap_err().to_string();
+    assert!(error.ends_with("; the folder has no IDX files"), "{error}");
+    assert!(!error.contains("[]"), "{error}");
 }
 
 #[test]

@@ -150,7 +150,7 @@ fn keras_3_style_topology_imports() {
 #[test]
 fn import_maps_keras_options() {
     let (config, weights) = tfjs::import(&model_json("mixed")).unwrap();
-    let text = serde_json::to_value(&config).unwrap();
+    let text: Value = serde_json::from_str(&webcnn::json::to_string(&config)).unwrap();
     assert_eq!(text["input_shape"], serde_json::json!([12, 10, 3]));
     let layers = text["layers"].as_array().unwrap();
     let kinds: Vec<&str> = layers.iter().map(|l| l["type"].as_str().unwrap()).collect();

@@ -296,7 +296,7 @@ fn wrong_input_shape_is_rejected() {
     let optimizer = Optimizer::new(&model, OptimizerConfig::default()).unwrap();
     let result = Session::new(model, optimizer, &digits(10), &TrainConfig::default());
     let message = result.err().unwrap().to_string();
-    assert!(message.contains("28x28x1"), "{message}");
+    assert!(message.contains("[28, 28, 1]"), "{message}");
     assert!(message.contains("[32, 32, 3]"), "{message}");
 }
 
@@ -346,6 +346,31 @@ fn train_with(
     let mut session = Session::new(model, optimizer, data, &unshuffled(epochs)).unwrap();
     run_to_end(&mut session, usize::MAX);
     session.into_parts()
+}
+
+#[test]
+fn diverged_epoch_restores_the_weights_before_it() {
+    let gpu = gpu_with(GpuOptions::default());
+    let data = digits(64);
+    let optimizer = Optimizer::new(&small_model(&gpu), OptimizerConfig::default()).unwrap();
+    let (trained, _) = train_with(small_model(&gpu), optimizer, &data, 1);
+    let before = weights(&trained);
+
+    // A learning rate that is infinite as f32 turns the weights to NaN in the first step.
+    let huge = OptimizerConfig::named("sgd", Some(1e300)).unwrap();
+    let optimizer = Optimizer::new(&trained, huge).unwrap();
+    let mut session = Session::new(trained, optimizer, &data, &unshuffled(2)).unwrap();
+    let error = loop {
+        match pollster::block_on(session.run(1)) {
+            Ok(RunOutcome::Steps { .. }) => {}
+            other => break other.unwrap_err(),
+        }
+    };
+    assert!(
+        matches!(error, webcnn::Error::Diverged { epoch: 1, .. }),
+        "{error}"
+    );
+    assert_eq!(weights(session.model()), before);
 }
 
 #[test]

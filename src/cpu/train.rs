@@ -33,6 +33,8 @@ pub struct CpuSession {
     metrics: MetricSums,
     reports: Vec<EpochReport>,
     augment: Option<AugmentConfig>,
+    /// The parameters at the start of the current epoch, restored if the epoch diverges.
+    checkpoint: Vec<f32>,
 }
 
 impl CpuSession {
@@ -60,11 +62,11 @@ impl CpuSession {
         check_dataset(&model, data)?;
         let (train, validation) = crate::train::split_validation(data, config)?;
         log::info!(
-            "training on the CPU on {} examples ({} validation), batch size {}, {} epochs",
-            train.len(),
+            "training on the CPU on {} ({} validation), batch size {}, {}",
+            crate::error::counted(train.len(), "example"),
             validation.as_ref().map_or(0, Dataset::len),
             config.batch_size,
-            config.epochs
+            crate::error::counted(config.epochs, "epoch")
         );
         Ok(Self {
             rng: rand_pcg::Pcg64::seed_from_u64(config.seed),
@@ -76,6 +78,7 @@ impl CpuSession {
             metrics: MetricSums::default(),
             reports: Vec::new(),
             augment: None,
+            checkpoint: Vec::new(),
             model,
             optimizer,
             train,
@@ -142,11 +145,9 @@ impl CpuSession {
             return Ok(RunOutcome::Steps { batches });
         }
         let (loss, _) = self.metrics.means();
-        if !loss.is_finite() {
-            return Err(Error::Config(format!(
-                "training diverged in epoch {}: the loss is {loss}; lower the learning rate",
-                self.epoch
-            )));
+        if let Err(diverged) = crate::train::check_finite(loss, self.epoch) {
+            self.model.params_mut().copy_from_slice(&self.checkpoint);
+            return Err(diverged);
         }
         let report = self.finish_epoch()?;
         Ok(RunOutcome::Epoch { report, batches })
@@ -166,6 +167,8 @@ impl CpuSession {
     }
 
     fn start_epoch(&mut self) {
+        self.checkpoint.clear();
+        self.checkpoint.extend_from_slice(self.model.params());
         self.epoch += 1;
         if self.config.shuffle {
             self.order.shuffle(&mut self.rng);
@@ -225,7 +228,7 @@ impl CpuSession {
         log::info!(
             "epoch {} on the CPU: {}",
             self.epoch,
-            crate::train::json_text(&report)
+            crate::json::to_string(&report)
         );
         self.reports.push(report.clone());
         Ok(report)
@@ -467,6 +470,30 @@ mod tests {
     }
 
     #[test]
+    fn diverged_epoch_restores_the_weights_before_it() {
+        let data = tiny_data(12);
+        let adam = OptimizerConfig::named("adam", Some(0.01)).unwrap();
+        let optimizer = CpuOptimizer::new(&tiny_model(2), adam).unwrap();
+        let (trained, _) = train_with(tiny_model(2), optimizer, &data, 1);
+        let before = trained.params().to_vec();
+
+        // A learning rate that is infinite as f32 turns the weights to NaN in the first step.
+        let huge = OptimizerConfig::named("sgd", Some(1e300)).unwrap();
+        let optimizer = CpuOptimizer::new(&trained, huge).unwrap();
+        let settings = config(2, 6);
+        let mut session = CpuSession::with_optimizer(trained, optimizer, &data, &settings).unwrap();
+        let error = loop {
+            match session.run(1) {
+                Ok(RunOutcome::Steps { .. }) => {}
+                other => break other.unwrap_err(),
+            }
+        };
+        assert!(matches!(error, Error::Diverged { epoch: 1, .. }), "{error}");
+        assert!(error.to_string().contains("back at its weights"), "{error}");
+        assert_eq!(session.into_model().params(), before.as_slice());
+    }
+
+    #[test]
     fn grouped_steps_report_each_batch() {
         // 10 examples in batches of 4: steps of 4, 4 and 2 examples.
         let data = tiny_data(10);
@@ -538,7 +565,7 @@ mod tests {
         .expect("a shape error");
         assert!(error
             .to_string()
-            .contains("has 4x5x1 images but the model expects [4, 4, 1]"));
+            .contains("has images of shape [4, 5, 1] but the model expects [4, 4, 1]"));
         let mut many = data.clone();
         many.num_classes = 5;
         many.labels[1] = 4;

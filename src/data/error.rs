@@ -53,6 +53,18 @@ pub enum DataError {
         name: String,
     },
 
+    /// An IDX header whose dimensions describe more bytes than any file can hold.
+    #[error(
+        "{name} has an IDX header with dimensions {dims:?}, which describe more than 2^64 bytes; \
+        the header is damaged, so download or regenerate the file"
+    )]
+    OversizedHeader {
+        /// File or source name.
+        name: String,
+        /// The dimensions the header lists.
+        dims: Vec<usize>,
+    },
+
     /// An IDX file is shorter than its header describes.
     #[error(
         "{name} is truncated: expected {expected} bytes from its IDX header, got {actual}; \
@@ -269,8 +281,9 @@ pub enum DataError {
 
     /// A split leaves one of its parts without samples.
     #[error(
-        "splitting {name} ({len} samples) with test fraction {fraction} leaves the {part} \
-        part empty; use more samples or a fraction nearer 0.5"
+        "splitting {name} ({}) with test fraction {fraction} leaves the {part} part empty; use \
+        more samples or a fraction nearer 0.5",
+        crate::error::counted(*len, "sample")
     )]
     EmptySplit {
         /// Dataset name.
@@ -288,7 +301,8 @@ pub enum DataError {
         "no IDX dataset found in {dir}; expected train-images-idx3-ubyte and \
         train-labels-idx1-ubyte (each optionally .gz), optionally with t10k-images-idx3-ubyte and \
         t10k-labels-idx1-ubyte, or one pair PREFIX-images-idx3-ubyte and \
-        PREFIX-labels-idx1-ubyte; unpaired IDX files found: [{unpaired}]"
+        PREFIX-labels-idx1-ubyte; {}{unpaired}",
+        if unpaired.is_empty() { "the folder has no IDX files" } else { "IDX files without a partner: " }
     )]
     NoDataFiles {
         /// Folder searched.

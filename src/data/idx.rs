@@ -258,14 +258,18 @@ fn payload<'a>(
     element_size: u64,
     name: &str,
 ) -> Result<&'a [u8], DataError> {
-    // Saturating arithmetic so that a corrupt header reports a huge size instead of wrapping.
-    let elements = header
+    // Checked arithmetic, so that a corrupt header is reported instead of wrapping.
+    let expected = header
         .dims
         .iter()
-        .fold(1u64, |product, &size| product.saturating_mul(size as u64));
-    let expected = elements
-        .saturating_mul(element_size)
-        .saturating_add(header.len as u64);
+        .try_fold(element_size, |product, &size| {
+            product.checked_mul(size as u64)
+        })
+        .and_then(|payload| payload.checked_add(header.len as u64))
+        .ok_or_else(|| DataError::OversizedHeader {
+            name: name.to_string(),
+            dims: header.dims.clone(),
+        })?;
     let actual = bytes.len() as u64;
     if actual < expected {
         return Err(DataError::Truncated {
@@ -346,14 +350,18 @@ fn read_file(path: &Path) -> Result<Vec<u8>, DataError> {
     })
 }
 
+/// Writes `bytes` to `path`, gzipped when its name ends in `.gz`. A write that fails leaves
+/// any earlier file at `path` as it was ([`crate::io::replace_file`]).
 #[cfg(not(target_arch = "wasm32"))]
 fn write_file(path: &Path, bytes: &[u8]) -> Result<(), DataError> {
     let gzip = path.extension().is_some_and(|extension| extension == "gz");
-    let result = if gzip {
-        super::gzip::write_gzip(path, bytes)
-    } else {
-        fs::write(path, bytes)
-    };
+    let result = crate::io::replace_file(path, |partial| {
+        if gzip {
+            super::gzip::write_gzip(partial, bytes)
+        } else {
+            fs::write(partial, bytes)
+        }
+    });
     result.map_err(|source| DataError::Write {
         path: path.display().to_string(),
         source,
@@ -530,13 +538,10 @@ mod tests {
     fn huge_header_does_not_overflow() {
         let dims = [u32::MAX as usize; 4];
         let error = parse_idx_images(&idx(IDX_F32, &dims, &[]), "huge").unwrap_err();
-        assert!(matches!(
-            error,
-            DataError::Truncated {
-                expected: u64::MAX,
-                ..
-            }
-        ));
+        assert!(matches!(error, DataError::OversizedHeader { .. }));
+        let message = error.to_string();
+        assert!(message.contains("more than 2^64 bytes"), "{message}");
+        assert!(!message.contains(&u64::MAX.to_string()), "{message}");
     }
 
     #[test]

@@ -81,9 +81,14 @@ fn apportion(sizes: &[usize], fraction: f64) -> Vec<usize> {
         .map(|(&quota, &size)| ((quota + QUOTA_EPSILON).floor() as usize).min(size))
         .collect();
 
-    let mut order: Vec<usize> = (0..sizes.len()).collect();
+    // Classes by falling remainder, ties in class order, placed by binary insertion: there are
+    // few classes, and a slice sort would add its own sorting code to the wasm module.
     let remainder = |class: usize| quotas[class] - counts[class] as f64;
-    order.sort_by(|&a, &b| remainder(b).total_cmp(&remainder(a)).then(a.cmp(&b)));
+    let mut order: Vec<usize> = Vec::with_capacity(sizes.len());
+    for class in 0..sizes.len() {
+        let at = order.partition_point(|&other| remainder(other) >= remainder(class));
+        order.insert(at, class);
+    }
 
     let mut missing = target.saturating_sub(counts.iter().sum());
     for class in order {
@@ -247,5 +252,6 @@ mod tests {
         ));
         let error = stratified_split(&numbered(1, 1), 0.9, 0).unwrap_err();
         assert!(matches!(error, DataError::EmptySplit { part: "train", .. }));
+        assert!(error.to_string().contains("(1 sample)"), "{error}");
     }
 }

@@ -2,9 +2,10 @@
 //! intersection over union and non-max suppression.
 
 use super::{ANCHORS, BOX_VALUES};
+use crate::json::{from_json, to_json};
 
 /// A detected face: a box in fractions of the detector's square input, and its score.
-#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Detection {
     /// Left edge, 0 at the input's left.
     pub left: f32,
@@ -17,6 +18,21 @@ pub struct Detection {
     /// Confidence in (0, 1): the sigmoid of the anchor's score output.
     pub score: f32,
 }
+
+to_json!(Detection {
+    left,
+    top,
+    right,
+    bottom,
+    score,
+});
+from_json!(Detection {
+    left,
+    top,
+    right,
+    bottom,
+    score,
+});
 
 impl Detection {
     /// Width (0 when the box is empty).

@@ -2,7 +2,7 @@
 //! shards) into a webcnn model: dequantises the tensors, maps them onto the layers of
 //! [`super::detector_config`] and folds face-api's input normalisation into the first conv.
 
-use serde_json::Value;
+use crate::json::{self, Json};
 
 use super::{detector_config, MEAN_RGB, STEM_FILTERS};
 use crate::io::tfjs::{Tensor, WeightsManifest};
@@ -44,7 +44,9 @@ fn convert_tensors(
 /// Parses face-api's weights manifest, a bare list of tfjs weight groups. `source` names it in
 /// errors.
 fn parse_manifest(text: &[u8], source: &str) -> Result<WeightsManifest> {
-    let groups: Vec<Value> = serde_json::from_slice(text)
+    let text = std::str::from_utf8(text)
+        .map_err(|_| model_error(source, "not a tfjs weights manifest (not UTF-8)".into()))?;
+    let groups: Vec<Json> = json::from_str(text)
         .map_err(|e| model_error(source, format!("not a tfjs weights manifest ({e})")))?;
     WeightsManifest::from_groups(&groups).map_err(|e| model_error(source, e))
 }

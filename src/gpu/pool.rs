@@ -1,6 +1,7 @@
 //! Buffer pool: storage buffers are reused by size once the tensors that held them are dropped, so
 //! that after the first epoch a training run creates no buffer.
 
+use crate::json::to_json;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::{Rc, Weak};
@@ -14,13 +15,15 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 const SIZE_GRANULE: u64 = 256;
 
 /// Count and total size of the buffers a [`super::Gpu`] has created.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct BufferStats {
     /// Buffers created.
     pub count: u64,
     /// Their total size in bytes.
     pub bytes: u64,
 }
+
+to_json!(BufferStats { count, bytes });
 
 /// A GPU buffer with a process-unique id; pooled buffers return to their pool when dropped.
 pub struct GpuBuffer {

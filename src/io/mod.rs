@@ -7,9 +7,8 @@ pub mod tfjs;
 
 use std::rc::Rc;
 
-use safetensors::{Dtype, SafeTensors};
-
 use crate::gpu::Gpu;
+use crate::json::{self, from_json, Json};
 use crate::model::{Model, ModelConfig};
 use crate::{Error, Result};
 
@@ -35,11 +34,11 @@ pub fn encode(config: &ModelConfig, weights: &Weights) -> Result<Vec<u8>> {
         order.insert(at, weight);
     }
 
-    let config = serde_json::to_string(config).expect("configs serialise");
+    let config = json::to_string(config);
     let mut header = format!(
         "{{\"__metadata__\":{{\"format\":{},\"version\":\"{VERSION}\",\"config\":{}}}",
-        json_string(FORMAT),
-        json_string(&config)
+        json::to_string(FORMAT),
+        json::to_string(&config)
     );
     let mut offset = 0;
     for (name, shape, values) in &order {
@@ -52,8 +51,8 @@ pub fn encode(config: &ModelConfig, weights: &Weights) -> Result<Vec<u8>> {
         let end = offset + 4 * values.len();
         header += &format!(
             ",{}:{{\"dtype\":\"F32\",\"shape\":{},\"data_offsets\":[{offset},{end}]}}",
-            json_string(name),
-            serde_json::to_string(shape).expect("shapes serialise")
+            json::to_string(name),
+            json::to_string(shape)
         );
         offset = end;
     }
@@ -71,55 +70,121 @@ pub fn encode(config: &ModelConfig, weights: &Weights) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// Writes `text` as a JSON string.
-fn json_string(text: &str) -> String {
-    serde_json::to_string(text).expect("strings serialise")
+/// Where one tensor's values lie in a safetensors file, as its header lists them.
+struct TensorInfo {
+    dtype: String,
+    shape: Vec<usize>,
+    /// Start and end of the values, in bytes from the end of the header.
+    data_offsets: [usize; 2],
 }
 
+from_json!(TensorInfo {
+    dtype,
+    shape,
+    data_offsets
+});
+
 /// Parses a model file into its config and weights, checking the format, the version and that
-/// every tensor is finite f32. `source` names the file in errors.
+/// every tensor is finite f32 and lies inside the file. `source` names the file in errors.
 pub fn decode(bytes: &[u8], source: &str) -> Result<(ModelConfig, Weights)> {
     let bad = |message: String| Error::ModelFile {
         path: source.to_string(),
         message,
     };
-    let file = SafeTensors::deserialize(bytes).map_err(|e| {
-        bad(format!(
-            "not a safetensors file or truncated ({e}); save the model again"
-        ))
+    let (header, data) = split_header(bytes).map_err(|e| {
+        bad(if bytes.trim_ascii_start().starts_with(b"{") {
+            "it is JSON, not a webcnn model file; import a Keras or tfjs-layers model.json with \
+             `webcnn import` or the npm package's loadModel, which read its weight files too"
+                .into()
+        } else {
+            format!("not a safetensors file or truncated ({e}); save the model again")
+        })
     })?;
-    let (_, header) = SafeTensors::read_metadata(bytes).map_err(|e| bad(e.to_string()))?;
-    let metadata = header.metadata().clone().unwrap_or_default();
-    if metadata.get("format").map(String::as_str) != Some(FORMAT) {
+    let metadata = header.get("__metadata__").unwrap_or(&Json::Null);
+    if metadata["format"].as_str() != Some(FORMAT) {
         return Err(bad(format!(
             "the metadata has no \"format\": \"{FORMAT}\" entry; it is not a webcnn model"
         )));
     }
-    check_version(metadata.get("version").map(String::as_str)).map_err(bad)?;
-    let config_text = metadata
-        .get("config")
+    check_version(metadata["version"].as_str()).map_err(bad)?;
+    let config_text = metadata["config"]
+        .as_str()
         .ok_or_else(|| bad("the metadata has no model config".into()))?;
     let config = ModelConfig::from_json(config_text).map_err(|e| bad(e.to_string()))?;
 
     let mut weights = Weights::new();
-    for (name, tensor) in file.tensors() {
-        if tensor.dtype() != Dtype::F32 {
-            return Err(bad(format!(
-                "tensor {name:?} is {:?}, expected F32",
-                tensor.dtype()
-            )));
+    let mut covered = 0;
+    for (name, entry) in header.as_object().into_iter().flatten() {
+        if name == "__metadata__" {
+            continue;
         }
-        let values: Vec<f32> = tensor
-            .data()
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect();
-        if let Some(i) = values.iter().position(|v| !v.is_finite()) {
-            return Err(bad(format!("tensor {name:?} element {i} is {}", values[i])));
-        }
-        weights.push((name, tensor.shape().to_vec(), values));
+        let (shape, values) =
+            read_tensor(entry, data).map_err(|e| bad(format!("tensor {name:?} {e}")))?;
+        covered += 4 * values.len();
+        weights.push((name.clone(), shape, values));
+    }
+    if covered != data.len() {
+        return Err(bad(format!(
+            "its tensors hold {covered} bytes but the file has {} after the header; save the \
+             model again",
+            data.len()
+        )));
     }
     Ok((config, weights))
+}
+
+/// Splits a safetensors file into its parsed JSON header and the bytes after it.
+fn split_header(bytes: &[u8]) -> std::result::Result<(Json, &[u8]), String> {
+    let Some((length, rest)) = bytes.split_first_chunk::<8>() else {
+        return Err(format!(
+            "{} bytes, shorter than the header length",
+            bytes.len()
+        ));
+    };
+    let length = u64::from_le_bytes(*length);
+    if length > rest.len() as u64 {
+        return Err(format!(
+            "the header length is {length} bytes but {} follow",
+            rest.len()
+        ));
+    }
+    let (header, data) = rest.split_at(length as usize);
+    let text = std::str::from_utf8(header).map_err(|_| "the header is not UTF-8".to_string())?;
+    let header = json::parse(text).map_err(|e| format!("header: {e}"))?;
+    if !header.is_object() {
+        return Err("the header is not a JSON object".into());
+    }
+    Ok((header, data))
+}
+
+/// Reads the shape and the finite f32 values of the tensor that `entry` of the header describes.
+fn read_tensor(entry: &Json, data: &[u8]) -> std::result::Result<(Vec<usize>, Vec<f32>), String> {
+    let info: TensorInfo = json::FromJson::from_json(entry).map_err(|e| format!("header: {e}"))?;
+    if info.dtype != "F32" {
+        return Err(format!("is {}, expected F32", info.dtype));
+    }
+    let [start, end] = info.data_offsets;
+    let count = info.shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
+    if end < start || Some(end - start) != count.and_then(|n| n.checked_mul(4)) {
+        return Err(format!(
+            "spans bytes {start} to {end}, which does not fit its shape {:?}",
+            info.shape
+        ));
+    }
+    let bytes = data.get(start..end).ok_or_else(|| {
+        format!(
+            "ends at byte {end} but the file has {} after the header; it is truncated",
+            data.len()
+        )
+    })?;
+    let values: Vec<f32> = bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+        return Err(format!("element {i} is {}", values[i]));
+    }
+    Ok((info.shape, values))
 }
 
 /// Checks the `version` metadata entry: a file newer than this build is refused with advice.
@@ -204,22 +269,32 @@ pub async fn save(model: &Model, path: &std::path::Path) -> Result<()> {
     write_file(path, &bytes)
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same folder, renamed over `path`
+/// Writes `bytes` to `path` without losing an earlier file there on failure
+/// ([`replace_file`]).
+#[cfg(not(target_arch = "wasm32"))]
+pub fn write_file(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
+    replace_file(path, |partial| std::fs::write(partial, bytes)).map_err(|source| Error::Io {
+        action: "writing",
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+/// Has `write` create a temporary file in the folder of `path`, then renames it over `path`
 /// once complete, so a write that fails (a full disk, a size limit) neither truncates an
 /// earlier file at `path` nor leaves a partial one.
 #[cfg(not(target_arch = "wasm32"))]
-pub fn write_file(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
+pub fn replace_file(
+    path: &std::path::Path,
+    write: impl FnOnce(&std::path::Path) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     let name = path.file_name().unwrap_or_default().to_string_lossy();
     let partial = path.with_file_name(format!(".{name}.{}.partial", std::process::id()));
-    let result = std::fs::write(&partial, bytes).and_then(|()| std::fs::rename(&partial, path));
-    result.map_err(|source| {
+    let result = write(&partial).and_then(|()| std::fs::rename(&partial, path));
+    if result.is_err() {
         let _ = std::fs::remove_file(&partial);
-        Error::Io {
-            action: "writing",
-            path: path.display().to_string(),
-            source,
-        }
-    })
+    }
+    result
 }
 
 /// Reads a model from `path`: a webcnn file, or a tfjs-layers `model.json` (any `.json`
@@ -240,6 +315,8 @@ pub fn load(gpu: Rc<Gpu>, path: &std::path::Path) -> Result<Model> {
 
 #[cfg(test)]
 mod tests {
+    use safetensors::{Dtype, SafeTensors};
+
     use super::*;
 
     #[test]
@@ -281,10 +358,7 @@ mod tests {
         let metadata = std::collections::HashMap::from([
             ("format".to_string(), FORMAT.to_string()),
             ("version".to_string(), VERSION.to_string()),
-            (
-                "config".to_string(),
-                serde_json::to_string(&config).unwrap(),
-            ),
+            ("config".to_string(), json::to_string(&config)),
         ]);
         let theirs = safetensors::serialize(views, Some(metadata)).unwrap();
 
@@ -309,6 +383,97 @@ mod tests {
         let mut sorted = weights;
         sorted.sort_by(|a, b| a.0.cmp(&b.0));
         assert_eq!(decoded, sorted);
+    }
+
+    /// A lenet5 model file whose one tensor, `layers.0.bias`, has the header entry `entry`,
+    /// followed by `data`.
+    fn file_with_tensor(entry: &str, data: &[u8]) -> Vec<u8> {
+        let config = json::to_string(&json::to_string(&ModelConfig::preset("lenet5").unwrap()));
+        let header = format!(
+            "{{\"__metadata__\":{{\"format\":\"webcnn\",\"version\":\"1\",\"config\":{config}}},\
+             \"layers.0.bias\":{entry}}}"
+        );
+        let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
+        bytes.extend_from_slice(header.as_bytes());
+        bytes.extend_from_slice(data);
+        bytes
+    }
+
+    #[test]
+    fn bad_headers_are_rejected_with_reasons() {
+        let two = [0u8; 8];
+        let good = r#"{"dtype":"F32","shape":[2],"data_offsets":[0,8]}"#;
+        let (_, weights) = decode(&file_with_tensor(good, &two), "good").unwrap();
+        assert_eq!(
+            weights,
+            vec![("layers.0.bias".into(), vec![2], vec![0.0, 0.0])]
+        );
+
+        let cases: [(&str, &[u8], &str); 7] = [
+            (
+                good,
+                &two[..4],
+                "ends at byte 8 but the file has 4 after the header; it is truncated",
+            ),
+            (
+                good,
+                &[0; 12],
+                "its tensors hold 8 bytes but the file has 12 after the header",
+            ),
+            (
+                r#"{"dtype":"F16","shape":[2],"data_offsets":[0,4]}"#,
+                &two,
+                "is F16, expected F32",
+            ),
+            (
+                r#"{"dtype":"F32","shape":[3],"data_offsets":[0,8]}"#,
+                &two,
+                "does not fit its shape [3]",
+            ),
+            (
+                r#"{"dtype":"F32","shape":[2],"data_offsets":[8,0]}"#,
+                &two,
+                "spans bytes 8 to 0",
+            ),
+            (
+                r#"{"dtype":"F32","shape":[2]}"#,
+                &two,
+                "header: missing field `data_offsets`",
+            ),
+            (
+                r#"{"dtype":"F32","shape":[2],"data_offsets":[0,8]"#,
+                &two,
+                "expected `,` or `}`",
+            ),
+        ];
+        for (entry, data, expected) in cases {
+            let error = decode(&file_with_tensor(entry, data), "bad")
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains(expected), "{entry}: {error}");
+        }
+        let nan = f32::NAN.to_le_bytes().repeat(2);
+        let error = decode(&file_with_tensor(good, &nan), "nan")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("tensor \"layers.0.bias\" element 0 is NaN"),
+            "{error}"
+        );
+        for bytes in [&b"\x07\0\0"[..], &u64::MAX.to_le_bytes()] {
+            let error = decode(bytes, "short").unwrap_err().to_string();
+            assert!(
+                error.contains("not a safetensors file or truncated"),
+                "{error}"
+            );
+        }
+        let model_json = b" {\"format\": \"layers-model\", \"modelTopology\": {}}";
+        let error = decode(model_json, "model.json").unwrap_err().to_string();
+        assert!(
+            error.contains("it is JSON, not a webcnn model file"),
+            "{error}"
+        );
+        assert!(error.contains("webcnn import"), "{error}");
     }
 
     #[test]

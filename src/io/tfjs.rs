@@ -11,7 +11,7 @@ mod manifest;
 
 use std::collections::HashMap;
 
-use serde_json::Value;
+use crate::json::{self, FromJson, Json};
 
 pub use manifest::{Tensor, WeightsManifest};
 
@@ -101,7 +101,7 @@ impl std::fmt::Display for KerasTensor {
 struct KerasLayer<'a> {
     class: &'a str,
     name: &'a str,
-    config: &'a Value,
+    config: &'a Json,
     /// Position in the topology's layer list.
     position: usize,
 }
@@ -111,7 +111,7 @@ impl KerasLayer<'_> {
         format!("layer {} ({} {:?})", self.position, self.class, self.name)
     }
 
-    fn field(&self, key: &str) -> Option<&Value> {
+    fn field(&self, key: &str) -> Option<&Json> {
         self.config.get(key).filter(|v| !v.is_null())
     }
 }
@@ -120,9 +120,8 @@ impl TfjsModel {
     /// Parses the text of a `model.json`; `source` names it in errors.
     pub fn parse(text: &str, source: &str) -> Result<TfjsModel> {
         let bad = |message: String| model_error(source, message);
-        let root: Value =
-            serde_json::from_str(text).map_err(|e| bad(format!("not valid JSON ({e})")))?;
-        if root.get("format").and_then(Value::as_str) == Some("graph-model") {
+        let root = json::parse(text).map_err(|e| bad(format!("not valid JSON ({e})")))?;
+        if root.get("format").and_then(Json::as_str) == Some("graph-model") {
             return Err(bad(
                 "it is a tfjs graph model; only layers models (Keras models saved with \
                  model.save or tensorflowjs_converter --output_format tfjs_layers_model) import"
@@ -228,8 +227,8 @@ fn model_error(source: &str, message: String) -> Error {
 
 /// Returns the layer list of a Sequential topology (`{class_name, config: {layers}}`, or an old
 /// Keras topology whose config is the list itself).
-fn sequential_layers(topology: &Value) -> std::result::Result<Vec<KerasLayer<'_>>, String> {
-    let class = topology.get("class_name").and_then(Value::as_str);
+fn sequential_layers(topology: &Json) -> std::result::Result<Vec<KerasLayer<'_>>, String> {
+    let class = topology.get("class_name").and_then(Json::as_str);
     if class != Some("Sequential") {
         return Err(format!(
             "the model is a {}, but only Sequential models import; rebuild it as \
@@ -246,14 +245,14 @@ fn sequential_layers(topology: &Value) -> std::result::Result<Vec<KerasLayer<'_>
     list.iter()
         .enumerate()
         .map(|(position, layer)| {
-            let class = layer.get("class_name").and_then(Value::as_str);
+            let class = layer.get("class_name").and_then(Json::as_str);
             let config = layer.get("config").filter(|c| c.is_object());
             let (Some(class), Some(config)) = (class, config) else {
                 return Err(format!(
                     "layer {position} has no class_name or config object"
                 ));
             };
-            let name = config.get("name").and_then(Value::as_str).unwrap_or(class);
+            let name = config.get("name").and_then(Json::as_str).unwrap_or(class);
             Ok(KerasLayer {
                 class,
                 name,
@@ -377,7 +376,7 @@ fn input_shape(layers: &[KerasLayer]) -> std::result::Result<[usize; 3], String>
 }
 
 fn check_channels_last(layer: &KerasLayer) -> std::result::Result<(), String> {
-    match layer.field("data_format").and_then(Value::as_str) {
+    match layer.field("data_format").and_then(Json::as_str) {
         None | Some("channels_last") => Ok(()),
         Some(other) => Err(format!(
             "{} uses data_format {other:?}; webcnn imports only channels_last (NHWC) models",
@@ -387,7 +386,7 @@ fn check_channels_last(layer: &KerasLayer) -> std::result::Result<(), String> {
 }
 
 fn conv2d(layer: &KerasLayer) -> std::result::Result<Conv2dConfig, String> {
-    if let Some(groups) = layer.field("groups").and_then(Value::as_u64) {
+    if let Some(groups) = layer.field("groups").and_then(Json::as_u64) {
         if groups != 1 {
             return Err(format!(
                 "{} has groups {groups}; webcnn supports only groups 1",
@@ -427,7 +426,7 @@ fn pool(layer: &KerasLayer) -> std::result::Result<PoolConfig, String> {
 fn rate(layer: &KerasLayer) -> std::result::Result<f32, String> {
     layer
         .field("rate")
-        .and_then(Value::as_f64)
+        .and_then(Json::as_f64)
         .map(|r| r as f32)
         .ok_or_else(|| missing(layer, "rate"))
 }
@@ -439,7 +438,7 @@ fn missing(layer: &KerasLayer, key: &str) -> String {
 fn count(layer: &KerasLayer, key: &str) -> std::result::Result<usize, String> {
     layer
         .field(key)
-        .and_then(Value::as_u64)
+        .and_then(Json::as_u64)
         .map(|n| n as usize)
         .ok_or_else(|| missing(layer, key))
 }
@@ -449,7 +448,7 @@ fn pair(layer: &KerasLayer, key: &str) -> std::result::Result<Option<[usize; 2]>
     let Some(value) = layer.field(key) else {
         return Ok(None);
     };
-    let as_size = |v: &Value| v.as_u64().map(|n| n as usize);
+    let as_size = |v: &Json| v.as_u64().map(|n| n as usize);
     let parsed = match value.as_array().map(Vec::as_slice) {
         Some([h, w]) => as_size(h).zip(as_size(w)).map(|(h, w)| [h, w]),
         Some(_) => None,
@@ -464,7 +463,7 @@ fn pair(layer: &KerasLayer, key: &str) -> std::result::Result<Option<[usize; 2]>
 }
 
 fn padding(layer: &KerasLayer) -> std::result::Result<Padding, String> {
-    match layer.field("padding").and_then(Value::as_str) {
+    match layer.field("padding").and_then(Json::as_str) {
         None | Some("valid") => Ok(Padding::Valid),
         Some("same") => Ok(Padding::Same),
         Some(other) => Err(format!(
@@ -479,7 +478,7 @@ fn activation(layer: &KerasLayer, key: &str) -> std::result::Result<Activation, 
         return Ok(Activation::Linear);
     };
     let name = value.as_str().unwrap_or_default();
-    serde_json::from_value(Value::String(name.to_string())).map_err(|_| {
+    Activation::from_json(&Json::String(name.to_string())).map_err(|_| {
         format!(
             "{} uses activation {value}, which webcnn does not have; use linear, relu, \
              sigmoid, tanh or softmax",
@@ -491,14 +490,14 @@ fn activation(layer: &KerasLayer, key: &str) -> std::result::Result<Activation, 
 fn use_bias(layer: &KerasLayer) -> bool {
     layer
         .field("use_bias")
-        .and_then(Value::as_bool)
+        .and_then(Json::as_bool)
         .unwrap_or(true)
 }
 
 fn trainable(layer: &KerasLayer) -> bool {
     layer
         .field("trainable")
-        .and_then(Value::as_bool)
+        .and_then(Json::as_bool)
         .unwrap_or(true)
 }
 
@@ -510,15 +509,16 @@ fn initializer(layer: &KerasLayer) -> Initializer {
     let Some(init) = layer.field("kernel_initializer") else {
         return Initializer::GlorotUniform;
     };
-    let class = init.get("class_name").and_then(Value::as_str).unwrap_or("");
+    let class = init.get("class_name").and_then(Json::as_str).unwrap_or("");
     let config = &init["config"];
     match class {
         "GlorotNormal" => Initializer::GlorotNormal,
         "HeUniform" => Initializer::HeUniform,
         "HeNormal" => Initializer::HeNormal,
         "VarianceScaling" => {
-            let fan_in = config["mode"] == "fan_in" && config["scale"].as_f64() == Some(2.0);
-            let normal = config["distribution"] != "uniform";
+            let fan_in =
+                config["mode"].as_str() == Some("fan_in") && config["scale"].as_f64() == Some(2.0);
+            let normal = config["distribution"].as_str() != Some("uniform");
             match (fan_in, normal) {
                 (true, true) => Initializer::HeNormal,
                 (true, false) => Initializer::HeUniform,
@@ -531,10 +531,10 @@ fn initializer(layer: &KerasLayer) -> Initializer {
 }
 
 /// Parses the model.json's `weightsManifest`, skipping the optimizer's state.
-fn weights_manifest(root: &Value) -> std::result::Result<WeightsManifest, String> {
+fn weights_manifest(root: &Json) -> std::result::Result<WeightsManifest, String> {
     let groups = root
         .get("weightsManifest")
-        .and_then(Value::as_array)
+        .and_then(Json::as_array)
         .ok_or("it has no \"weightsManifest\" list; save the model with its weights")?;
     WeightsManifest::from_groups_skipping(groups, is_optimizer_state)
 }

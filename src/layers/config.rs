@@ -1,25 +1,11 @@
-//! Serde configuration of layers, as stored in a model's JSON config.
+//! Configuration of layers, as stored in a model's JSON config.
 
-use serde::{Deserialize, Deserializer, Serialize};
-
+use crate::json::{self, from_json, string_enum, to_json};
+use crate::json::{Fields, FromJson, Json, JsonResult, Object, ToJson};
 use crate::ops::{Activation, Padding};
-use crate::tagged::{self, Fields, Tagged};
-
-fn one_by_one() -> [usize; 2] {
-    [1, 1]
-}
-
-fn one() -> usize {
-    1
-}
-
-fn yes() -> bool {
-    true
-}
 
 /// How a kernel is initialised; fans include the kernel's spatial size (KH * KW * channels).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Initializer {
     /// Uniform in ±sqrt(6 / (fan_in + fan_out)) (Keras's default).
     #[default]
@@ -33,100 +19,77 @@ pub enum Initializer {
 }
 
 /// A 2-D convolution layer.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Conv2dConfig {
     /// Number of output channels (filters).
     pub filters: usize,
     /// Kernel size [height, width].
     pub kernel_size: [usize; 2],
     /// Stride [height, width]; default [1, 1].
-    #[serde(default = "one_by_one")]
     pub strides: [usize; 2],
     /// Padding, `valid` (default) or `same`.
-    #[serde(default)]
     pub padding: Padding,
     /// Dilation [height, width]; default [1, 1].
-    #[serde(default = "one_by_one")]
     pub dilation: [usize; 2],
     /// Activation after the bias; default `linear`.
-    #[serde(default)]
     pub activation: Activation,
     /// Kernel initialiser; default `glorot_uniform`. Biases start at zero.
-    #[serde(default)]
     pub kernel_initializer: Initializer,
     /// Whether training updates this layer; default true.
-    #[serde(default = "yes")]
     pub trainable: bool,
 }
 
 /// A depthwise 2-D convolution layer, as Keras's `DepthwiseConv2D`: each input channel is
 /// convolved with its own `depth_multiplier` filters. Weights `[KH, KW, C, depth_multiplier]`,
 /// bias `[C * depth_multiplier]`. Followed by a 1x1 `conv2d`, it forms a separable convolution.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct DepthwiseConv2dConfig {
     /// Kernel size [height, width].
     pub kernel_size: [usize; 2],
     /// Output channels per input channel; default 1.
-    #[serde(default = "one")]
     pub depth_multiplier: usize,
     /// Stride [height, width]; default [1, 1].
-    #[serde(default = "one_by_one")]
     pub strides: [usize; 2],
     /// Padding, `valid` (default) or `same`.
-    #[serde(default)]
     pub padding: Padding,
     /// Dilation [height, width]; default [1, 1].
-    #[serde(default = "one_by_one")]
     pub dilation: [usize; 2],
     /// Activation after the bias; default `linear`.
-    #[serde(default)]
     pub activation: Activation,
     /// Kernel initialiser; default `glorot_uniform`, with fans KH * KW * C and
     /// KH * KW * depth_multiplier as Keras computes them. Biases start at zero.
-    #[serde(default)]
     pub depthwise_initializer: Initializer,
     /// Whether training updates this layer; default true.
-    #[serde(default = "yes")]
     pub trainable: bool,
 }
 
 /// A fully connected layer on a flat input.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct DenseConfig {
     /// Number of outputs.
     pub units: usize,
     /// Activation after the bias; default `linear`.
-    #[serde(default)]
     pub activation: Activation,
     /// Kernel initialiser; default `glorot_uniform`. Biases start at zero.
-    #[serde(default)]
     pub kernel_initializer: Initializer,
     /// Whether training updates this layer; default true.
-    #[serde(default = "yes")]
     pub trainable: bool,
 }
 
 /// A 2-D pooling layer.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct PoolConfig {
     /// Window size [height, width].
     pub pool_size: [usize; 2],
     /// Stride [height, width]; default equal to `pool_size`.
-    #[serde(default)]
     pub strides: Option<[usize; 2]>,
     /// Padding, `valid` (default) or `same`.
-    #[serde(default)]
     pub padding: Padding,
 }
 
 /// One layer of a sequential model. Its JSON is an object with the layer type in `type` and the
-/// fields of the type's config; its `Deserialize` reads only JSON.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+/// fields of the type's config.
+#[derive(Clone, Debug, PartialEq)]
 pub enum LayerConfig {
     /// 2-D convolution.
     Conv2d(Conv2dConfig),
@@ -152,70 +115,153 @@ pub enum LayerConfig {
     DepthwiseConv2d(DepthwiseConv2dConfig),
 }
 
-/// The `type` of a [`LayerConfig`].
-#[derive(Deserialize)]
-#[serde(variant_identifier, rename_all = "snake_case")]
-pub enum LayerType {
-    /// [`LayerConfig::Conv2d`].
-    Conv2d,
-    /// [`LayerConfig::MaxPool2d`].
-    MaxPool2d,
-    /// [`LayerConfig::AvgPool2d`].
-    AvgPool2d,
-    /// [`LayerConfig::Flatten`].
-    Flatten,
-    /// [`LayerConfig::Dense`].
-    Dense,
-    /// [`LayerConfig::Activation`].
-    Activation,
-    /// [`LayerConfig::Dropout`].
-    Dropout,
-    /// [`LayerConfig::DepthwiseConv2d`].
-    DepthwiseConv2d,
+string_enum!(Initializer {
+    GlorotUniform = "glorot_uniform",
+    GlorotNormal = "glorot_normal",
+    HeUniform = "he_uniform",
+    HeNormal = "he_normal",
+});
+
+to_json!(Conv2dConfig {
+    filters,
+    kernel_size,
+    strides,
+    padding,
+    dilation,
+    activation,
+    kernel_initializer,
+    trainable,
+});
+
+from_json!(Conv2dConfig {
+    filters,
+    kernel_size,
+    strides = [1, 1],
+    padding = Padding::Valid,
+    dilation = [1, 1],
+    activation = Activation::Linear,
+    kernel_initializer = Initializer::GlorotUniform,
+    trainable = true,
+});
+
+to_json!(DepthwiseConv2dConfig {
+    kernel_size,
+    depth_multiplier,
+    strides,
+    padding,
+    dilation,
+    activation,
+    depthwise_initializer,
+    trainable,
+});
+
+from_json!(DepthwiseConv2dConfig {
+    kernel_size,
+    depth_multiplier = 1,
+    strides = [1, 1],
+    padding = Padding::Valid,
+    dilation = [1, 1],
+    activation = Activation::Linear,
+    depthwise_initializer = Initializer::GlorotUniform,
+    trainable = true,
+});
+
+to_json!(DenseConfig {
+    units,
+    activation,
+    kernel_initializer,
+    trainable,
+});
+
+from_json!(DenseConfig {
+    units,
+    activation = Activation::Linear,
+    kernel_initializer = Initializer::GlorotUniform,
+    trainable = true,
+});
+
+to_json!(PoolConfig {
+    pool_size,
+    strides,
+    padding,
+});
+
+from_json!(PoolConfig {
+    pool_size,
+    strides = None,
+    padding = Padding::Valid,
+});
+
+/// The `type` of every [`LayerConfig`], in the order of its variants.
+const LAYER_TYPES: [&str; 8] = [
+    "conv2d",
+    "max_pool2d",
+    "avg_pool2d",
+    "flatten",
+    "dense",
+    "activation",
+    "dropout",
+    "depthwise_conv2d",
+];
+
+impl LayerConfig {
+    /// The layer's `type` in JSON, such as `conv2d`.
+    pub fn kind(&self) -> &'static str {
+        let index = match self {
+            LayerConfig::Conv2d(_) => 0,
+            LayerConfig::MaxPool2d(_) => 1,
+            LayerConfig::AvgPool2d(_) => 2,
+            LayerConfig::Flatten => 3,
+            LayerConfig::Dense(_) => 4,
+            LayerConfig::Activation { .. } => 5,
+            LayerConfig::Dropout { .. } => 6,
+            LayerConfig::DepthwiseConv2d(_) => 7,
+        };
+        LAYER_TYPES[index]
+    }
 }
 
-/// The fields of [`LayerConfig::Activation`].
-#[derive(Deserialize)]
-struct ActivationFields {
-    activation: Activation,
-}
-
-/// The fields of [`LayerConfig::Dropout`].
-#[derive(Deserialize)]
-struct DropoutFields {
-    rate: f32,
-}
-
-impl Tagged for LayerConfig {
-    type Tag = LayerType;
-    const EXPECTING: &'static str = "internally tagged enum LayerConfig";
-
-    fn from_fields(tag: LayerType, fields: Fields<'_>) -> Result<Self, serde_json::Error> {
+impl FromJson for LayerConfig {
+    fn from_json(value: &Json) -> JsonResult<Self> {
+        let (tag, fields) = json::untag(value, &LAYER_TYPES)?;
         Ok(match tag {
-            LayerType::Conv2d => LayerConfig::Conv2d(Deserialize::deserialize(fields)?),
-            LayerType::MaxPool2d => LayerConfig::MaxPool2d(Deserialize::deserialize(fields)?),
-            LayerType::AvgPool2d => LayerConfig::AvgPool2d(Deserialize::deserialize(fields)?),
-            // As the derived code does for a unit variant, other fields are ignored.
-            LayerType::Flatten => LayerConfig::Flatten,
-            LayerType::Dense => LayerConfig::Dense(Deserialize::deserialize(fields)?),
-            LayerType::Activation => {
-                let ActivationFields { activation } = Deserialize::deserialize(fields)?;
-                LayerConfig::Activation { activation }
+            "conv2d" => LayerConfig::Conv2d(Conv2dConfig::from_json(&fields)?),
+            "max_pool2d" => LayerConfig::MaxPool2d(PoolConfig::from_json(&fields)?),
+            "avg_pool2d" => LayerConfig::AvgPool2d(PoolConfig::from_json(&fields)?),
+            "flatten" => {
+                Fields::of(&fields, &[])?;
+                LayerConfig::Flatten
             }
-            LayerType::Dropout => {
-                let DropoutFields { rate } = Deserialize::deserialize(fields)?;
-                LayerConfig::Dropout { rate }
-            }
-            LayerType::DepthwiseConv2d => {
-                LayerConfig::DepthwiseConv2d(Deserialize::deserialize(fields)?)
-            }
+            "dense" => LayerConfig::Dense(DenseConfig::from_json(&fields)?),
+            "activation" => LayerConfig::Activation {
+                activation: Fields::of(&fields, &["activation"])?.required("activation")?,
+            },
+            "dropout" => LayerConfig::Dropout {
+                rate: Fields::of(&fields, &["rate"])?.required("rate")?,
+            },
+            _ => LayerConfig::DepthwiseConv2d(DepthwiseConv2dConfig::from_json(&fields)?),
         })
     }
 }
 
-impl<'de> Deserialize<'de> for LayerConfig {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        tagged::deserialize(deserializer)
+impl ToJson for LayerConfig {
+    fn write_json(&self, out: &mut String) {
+        let kind = self.kind();
+        match self {
+            LayerConfig::Conv2d(config) => json::write_tagged(out, kind, config),
+            LayerConfig::MaxPool2d(config) | LayerConfig::AvgPool2d(config) => {
+                json::write_tagged(out, kind, config)
+            }
+            LayerConfig::Flatten => json::write_tagged(out, kind, &Object(&[])),
+            LayerConfig::Dense(config) => json::write_tagged(out, kind, config),
+            LayerConfig::Activation { activation } => {
+                json::write_tagged(out, kind, &Object(&[("activation", activation)]))
+            }
+            LayerConfig::Dropout { rate } => {
+                json::write_tagged(out, kind, &Object(&[("rate", rate)]))
+            }
+            LayerConfig::DepthwiseConv2d(config) => json::write_tagged(out, kind, config),
+        }
     }
 }
 
@@ -223,86 +269,85 @@ impl<'de> Deserialize<'de> for LayerConfig {
 mod tests {
     use super::*;
 
-    /// [`LayerConfig`] as serde derives it, to compare with [`crate::tagged`]. Its name is in
-    /// the derived code's messages.
-    mod derived {
-        use super::*;
-
-        #[derive(Serialize, Deserialize)]
-        #[serde(tag = "type", rename_all = "snake_case")]
-        pub enum LayerConfig {
-            Conv2d(Conv2dConfig),
-            MaxPool2d(PoolConfig),
-            AvgPool2d(PoolConfig),
-            Flatten,
-            Dense(DenseConfig),
-            Activation { activation: Activation },
-            Dropout { rate: f32 },
-            DepthwiseConv2d(DepthwiseConv2dConfig),
-        }
+    #[test]
+    fn every_layer_round_trips() {
+        let text = r#"[
+            {"type": "conv2d", "filters": 8, "kernel_size": [3, 5], "strides": [2, 1],
+             "padding": "same", "dilation": [1, 2], "activation": {"leaky_relu": {"alpha": 0.1}},
+             "kernel_initializer": "he_normal", "trainable": false},
+            {"type": "max_pool2d", "pool_size": [2, 2], "strides": null},
+            {"type": "avg_pool2d", "pool_size": [3, 3], "strides": [1, 1], "padding": "same"},
+            {"type": "flatten"},
+            {"type": "dense", "units": 10, "activation": "softmax"},
+            {"type": "activation", "activation": "tanh"},
+            {"type": "dropout", "rate": 0.25},
+            {"type": "depthwise_conv2d", "kernel_size": [3, 3], "depth_multiplier": 2}
+        ]"#;
+        let layers: Vec<LayerConfig> = json::from_str(text).unwrap();
+        let kinds: Vec<&str> = layers.iter().map(LayerConfig::kind).collect();
+        assert_eq!(kinds, LAYER_TYPES);
+        let written = json::to_string(&layers);
+        assert_eq!(
+            json::from_str::<Vec<LayerConfig>>(&written).unwrap(),
+            layers
+        );
+        assert!(
+            written.starts_with(r#"[{"type":"conv2d","filters":8,"#),
+            "{written}"
+        );
     }
 
     #[test]
-    fn layer_json_matches_derived_serde() {
-        tagged::assert_matches_derived::<LayerConfig, derived::LayerConfig>(&[
-            r#"{"type": "conv2d", "filters": 1, "kernel_size": [1, 1]}"#,
-            r#"{"filters": 8, "kernel_size": [3, 5], "type": "conv2d", "strides": [2, 1],
-                "padding": "same", "dilation": [1, 2], "activation": "relu",
-                "kernel_initializer": "he_normal", "trainable": false}"#,
-            r#"{"type": "max_pool2d", "pool_size": [2, 2], "strides": null}"#,
-            r#"{"type": "avg_pool2d", "pool_size": [3, 3], "strides": [1, 1], "padding": "same"}"#,
-            r#"{"type": "flatten"}"#,
-            r#"{"type": "flatten", "units": 3}"#,
-            r#"{"type": "dense", "units": 10, "activation": "softmax"}"#,
-            r#"{"type": "activation", "activation": "tanh"}"#,
-            r#"{"type": "activation", "activation": "tanh", "extra": [1]}"#,
-            r#"{"type": "dropout", "rate": 0.25}"#,
-            r#"{"type": "depthwise_conv2d", "kernel_size": [3, 3], "depth_multiplier": 2}"#,
-            r#"{"type": 0, "filters": 1, "kernel_size": [1, 1]}"#,
-            r#"{"type": 8}"#,
-            r#"{"type": null}"#,
-            r#"{"type": "bogus", "units": 1}"#,
-            r#"{"type": "dense", "type": "dense", "units": 1}"#,
-            r#"{"units": 1}"#,
-            r#"{}"#,
-            r#""dense""#,
-            r#"7"#,
-            r#"null"#,
-            r#"{"type": "conv2d"}"#,
-            r#"{"type": "conv2d", "filters": "8", "kernel_size": [1, 1]}"#,
-            r#"{"type": "conv2d", "filters": 8, "kernel_size": [1, 1, 1]}"#,
-            r#"{"type": "conv2d", "filters": 8, "filters": 8, "kernel_size": [1, 1]}"#,
-            r#"{"type": "conv2d", "filters": 8, "kernel_size": [1, 1], "units": 3}"#,
-            r#"{"type": "dense", "units": -1}"#,
-            r#"{"type": "dense", "units": 1.5}"#,
-            r#"{"type": "dense", "units": 1, "activation": null}"#,
-            r#"{"type": "dense", "units": 1, "activation": "swish"}"#,
-            r#"{"type": "dense", "units": 1, "trainable": "yes"}"#,
-            r#"{"type": "dense", "units": 1, "kernel_initializer": "zeros"}"#,
-            r#"{"type": "dropout"}"#,
-            r#"{"type": "dropout", "rate": "half"}"#,
-            r#"{"type": "activation"}"#,
-            r#"{"type": "max_pool2d", "pool_size": [2, 2], "padding": "full"}"#,
-            r#"{"type": "bogus", "units": }"#,
-            r#"{"type": "dense", "units": 1,}"#,
-            r#"{"type": "max_pool2d", "pool_size": [2, 2], "padding": 1}"#,
-            r#"{"type": "max_pool2d", "pool_size": [2, 2], "padding": {"same": null}}"#,
-            r#"{"type": "max_pool2d", "pool_size": [2, 2], "padding": ["same"]}"#,
-            r#"{"type": "max_pool2d", "pool_size": [2, 2], "padding": null}"#,
-            r#"{"type": "max_pool2d", "pool_size": [2, 2], "padding": {"same": 1}}"#,
-            r#"{"type": "max_pool2d", "pool_size": [2, 2], "padding": {"same": null, "x": 1}}"#,
-            r#"{"type": "max_pool2d", "pool_size": [2, 2], "strides": [1]}"#,
-            r#"{"type": "max_pool2d", "pool_size": [2, 2], "strides": [1, 2, 3]}"#,
-            r#"{"type": "max_pool2d", "pool_size": [2, 2], "strides": [[1], 2]}"#,
-            r#"{"type": "max_pool2d", "pool_size": [2, 2], "strides": {"a": 1}}"#,
-            r#"{"type": "dense", "units": 1, "activation": true}"#,
-            r#"{"type": "dense", "units": 1, "trainable": 1}"#,
-            r#"{"type": "dropout", "rate": 1e300}"#,
-            r#"{"type": "dense", "units": 18446744073709551616}"#,
-            r#"{"type": "dense", "units": "\u0031"}"#,
-            r#"{"type": "d\u0065nse", "units": 1}"#,
-            r#"{"typ\u0065": "dense", "units": 1}"#,
-            "{\n  \"type\": \"dense\",\n  \"units\": \"one\"\n}",
-        ]);
+    fn bad_layers_name_what_failed() {
+        let cases = [
+            (r#"{"units": 1}"#, "missing field `type`"),
+            (
+                r#"{"type": "bogus"}"#,
+                "type: unknown variant `bogus`, expected one of `conv2d`",
+            ),
+            (r#"{"type": 8}"#, "type: expected one of `conv2d`"),
+            (
+                r#"{"type": "dense", "type": "dense", "units": 1}"#,
+                "duplicate field `type`",
+            ),
+            (r#"{"type": "conv2d"}"#, "missing field `filters`"),
+            (
+                r#"{"type": "conv2d", "filters": 8, "kernel_size": [1, 1, 1]}"#,
+                "kernel_size: expected an array of 2 items, got an array of 3 items",
+            ),
+            (
+                r#"{"type": "conv2d", "filters": 8, "kernel_size": [1, 1], "units": 3}"#,
+                "unknown field `units`, expected one of `filters`",
+            ),
+            (
+                r#"{"type": "flatten", "units": 3}"#,
+                "unknown field `units`",
+            ),
+            (
+                r#"{"type": "dense", "units": -1}"#,
+                "units: expected a whole number from 0 to",
+            ),
+            (
+                r#"{"type": "dense", "units": 1, "activation": "swish"}"#,
+                "activation: unknown variant `swish`, expected one of `linear`",
+            ),
+            (
+                r#"{"type": "dense", "units": 1, "trainable": "yes"}"#,
+                "trainable: expected true or false, got the string \"yes\"",
+            ),
+            (
+                r#"{"type": "dropout", "rate": 1e300}"#,
+                "rate: 1e300 is beyond the range of f32",
+            ),
+            (
+                r#"{"type": "max_pool2d", "pool_size": [2, 2], "padding": null}"#,
+                "padding: expected one of `valid`, `same`, got null",
+            ),
+            ("[1, 2, 3]", "expected an object, got an array of 3 items"),
+        ];
+        for (text, expected) in cases {
+            let error = json::from_str::<LayerConfig>(text).unwrap_err().to_string();
+            assert!(error.contains(expected), "{text}: {error}");
+        }
     }
 }

@@ -2,8 +2,8 @@
 //! left-right flip) of each image, with bilinear sampling and zero fill, then a random
 //! brightness gain (augment.wgsl).
 
+use crate::json::{from_json, to_json};
 use rand::{Rng, SeedableRng};
-use serde::{Deserialize, Serialize};
 
 use crate::gpu::{Gpu, Kernel};
 use crate::tensor::Tensor;
@@ -20,8 +20,7 @@ pub const TRANSFORM_LEN: usize = 7;
 pub type Transform = [f32; TRANSFORM_LEN];
 
 /// Ranges of the random transform drawn for each training image; 0 or `false` turns a part off.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct AugmentConfig {
     /// Largest rotation either way, in degrees; default 0.
     pub rotation_degrees: f32,
@@ -35,6 +34,21 @@ pub struct AugmentConfig {
     /// uniformly in [1 - brightness, 1 + brightness], e.g. 0.2 for 80 % to 120 %; default 0.
     pub brightness: f32,
 }
+
+to_json!(AugmentConfig {
+    rotation_degrees,
+    translation_pixels,
+    scale,
+    flip,
+    brightness,
+});
+from_json!(AugmentConfig {
+    rotation_degrees = Self::default().rotation_degrees,
+    translation_pixels = Self::default().translation_pixels,
+    scale = Self::default().scale,
+    flip = Self::default().flip,
+    brightness = Self::default().brightness,
+});
 
 impl AugmentConfig {
     /// Returns whether no flip, brightness 0 and every range 0 leave the images unchanged.

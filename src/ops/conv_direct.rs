@@ -296,14 +296,15 @@ fn windows_inside(g: &Conv2dGeometry) -> bool {
     g.pad_top == 0 && g.pad_left == 0 && last_row < g.in_h && last_col < g.in_w
 }
 
-/// Lists the column offsets from iw0 that output columns 0..P read through taps 0..KW.
+/// Lists, in increasing order, the column offsets from iw0 that output columns 0..P read
+/// through taps 0..KW. A scan of the offsets in place of a sort keeps sorting code out of the
+/// wasm module, and P and KW are small.
 fn input_columns(g: &Conv2dGeometry, split: &Split) -> Vec<usize> {
-    let mut columns: Vec<usize> = (0..split.p)
-        .flat_map(|j| (0..g.k_w).map(move |kw| j * g.stride_w + kw * g.dilation_w))
-        .collect();
-    columns.sort_unstable();
-    columns.dedup();
-    columns
+    let read = |column: usize| {
+        (0..split.p).any(|j| (0..g.k_w).any(|kw| j * g.stride_w + kw * g.dilation_w == column))
+    };
+    let last = (split.p - 1) * g.stride_w + (g.k_w - 1) * g.dilation_w;
+    (0..=last).filter(|&column| read(column)).collect()
 }
 
 /// Lists every tap as (index in w's tap order, kh, kw, ci).

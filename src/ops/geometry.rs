@@ -1,11 +1,10 @@
 //! Shapes of the windowed ops (convolution and pooling), shared by the GPU kernels and the CPU
 //! reference so that both agree on output size and padding.
 
-use serde::{Deserialize, Serialize};
+use crate::json::string_enum;
 
 /// How a windowed op pads its input, with TensorFlow's rules.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Padding {
     /// No padding: the window stays inside the input.
     #[default]
@@ -14,6 +13,11 @@ pub enum Padding {
     /// column goes at the bottom or right.
     Same,
 }
+
+string_enum!(Padding {
+    Valid = "valid",
+    Same = "same"
+});
 
 /// Output size and leading padding of one spatial axis.
 ///

@@ -15,9 +15,8 @@ pub mod optim;
 pub mod pool;
 pub mod reduce;
 
-use serde::{Deserialize, Serialize};
-
 use crate::gpu::Kernel;
+use crate::json::{self, Fields, FromJson, Json, JsonResult, ToJson};
 
 pub use geometry::{Conv2dGeometry, Conv2dSpec, Padding, Pool2dGeometry};
 
@@ -30,8 +29,7 @@ pub fn gemm_max_rows(gpu: &crate::gpu::Gpu) -> usize {
 ///
 /// In JSON, every activation but leaky ReLU is a string (`"relu"`); leaky ReLU is an object with
 /// its slope, `{"leaky_relu": {"alpha": 0.1}}`.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Default)]
 pub enum Activation {
     /// Identity, `f(x) = x`.
     #[default]
@@ -50,6 +48,53 @@ pub enum Activation {
         /// the sign of the input and the gradient can be read from the output.
         alpha: f32,
     },
+}
+
+/// The names of the activations written as strings, in [`Activation::code`] order.
+const ACTIVATION_NAMES: [&str; 5] = ["linear", "relu", "sigmoid", "tanh", "softmax"];
+
+/// The slope of `{"leaky_relu": {"alpha": ...}}`.
+struct LeakyReluFields {
+    alpha: f32,
+}
+
+json::to_json!(LeakyReluFields { alpha });
+json::from_json!(LeakyReluFields { alpha });
+
+impl FromJson for Activation {
+    fn from_json(value: &Json) -> JsonResult<Self> {
+        if value.is_object() {
+            let fields = Fields::of(value, &["leaky_relu"])?;
+            let LeakyReluFields { alpha } = fields.required("leaky_relu")?;
+            return Ok(Activation::LeakyRelu { alpha });
+        }
+        let variants = [
+            Activation::Linear,
+            Activation::Relu,
+            Activation::Sigmoid,
+            Activation::Tanh,
+            Activation::Softmax,
+        ];
+        let index = ACTIVATION_NAMES
+            .iter()
+            .position(|name| value.as_str() == Some(name));
+        let mut names = ACTIVATION_NAMES.to_vec();
+        names.push("leaky_relu");
+        index
+            .map(|i| variants[i])
+            .ok_or_else(|| json::unknown_variant(value, &names))
+    }
+}
+
+impl ToJson for Activation {
+    fn write_json(&self, out: &mut String) {
+        match *self {
+            Activation::LeakyRelu { alpha } => {
+                json::write_object(out, &[("leaky_relu", &LeakyReluFields { alpha })]);
+            }
+            other => ACTIVATION_NAMES[other.code() as usize].write_json(out),
+        }
+    }
 }
 
 impl Activation {

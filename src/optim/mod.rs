@@ -1,11 +1,9 @@
 //! Optimizers: SGD with momentum and Adam. State (velocity or moments) lives on the GPU in arenas
 //! shaped like the parameter arena; the per-step scalars are written once per step.
 
-use serde::{Deserialize, Deserializer, Serialize};
-
+use crate::json::{self, from_json, to_json, FromJson, Json, JsonResult, ToJson};
 use crate::model::Model;
 use crate::ops::optim;
-use crate::tagged::{self, Fields, Tagged};
 use crate::tensor::Tensor;
 use crate::{Error, Result};
 
@@ -26,9 +24,8 @@ fn sgd_learning_rate() -> f64 {
 }
 
 /// Optimizer and hyperparameters (defaults as in Keras). Its JSON is an object with the optimizer
-/// in `type` and its hyperparameters; its `Deserialize` reads only JSON.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+/// in `type` and its hyperparameters.
+#[derive(Clone, Debug, PartialEq)]
 pub enum OptimizerConfig {
     /// Stochastic gradient descent with momentum.
     Sgd {
@@ -61,80 +58,98 @@ impl Default for OptimizerConfig {
     }
 }
 
-/// The `type` of an [`OptimizerConfig`].
-#[derive(Deserialize)]
-#[serde(variant_identifier, rename_all = "snake_case")]
-pub enum OptimizerType {
-    /// [`OptimizerConfig::Sgd`].
-    Sgd,
-    /// [`OptimizerConfig::Adam`].
-    Adam,
-}
-
-/// The fields of [`OptimizerConfig::Sgd`], with the same defaults.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+/// The fields of [`OptimizerConfig::Sgd`].
 struct SgdFields {
-    #[serde(default = "sgd_learning_rate")]
     learning_rate: f64,
-    #[serde(default)]
     momentum: f64,
 }
 
-/// The fields of [`OptimizerConfig::Adam`], with the same defaults.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+to_json!(SgdFields {
+    learning_rate,
+    momentum
+});
+from_json!(SgdFields {
+    learning_rate = sgd_learning_rate(),
+    momentum = 0.0,
+});
+
+/// The fields of [`OptimizerConfig::Adam`].
 struct AdamFields {
-    #[serde(default = "adam_learning_rate")]
     learning_rate: f64,
-    #[serde(default = "beta1")]
     beta1: f64,
-    #[serde(default = "beta2")]
     beta2: f64,
-    #[serde(default = "epsilon")]
     epsilon: f64,
 }
 
-impl Tagged for OptimizerConfig {
-    type Tag = OptimizerType;
-    const EXPECTING: &'static str = "internally tagged enum OptimizerConfig";
+to_json!(AdamFields {
+    learning_rate,
+    beta1,
+    beta2,
+    epsilon
+});
+from_json!(AdamFields {
+    learning_rate = adam_learning_rate(),
+    beta1 = beta1(),
+    beta2 = beta2(),
+    epsilon = epsilon(),
+});
 
-    fn from_fields(
-        tag: OptimizerType,
-        fields: Fields<'_>,
-    ) -> std::result::Result<Self, serde_json::Error> {
-        Ok(match tag {
-            OptimizerType::Sgd => {
-                let SgdFields {
-                    learning_rate,
-                    momentum,
-                } = Deserialize::deserialize(fields)?;
-                OptimizerConfig::Sgd {
-                    learning_rate,
-                    momentum,
-                }
-            }
-            OptimizerType::Adam => {
-                let AdamFields {
-                    learning_rate,
-                    beta1,
-                    beta2,
-                    epsilon,
-                } = Deserialize::deserialize(fields)?;
-                OptimizerConfig::Adam {
-                    learning_rate,
-                    beta1,
-                    beta2,
-                    epsilon,
-                }
-            }
+impl FromJson for OptimizerConfig {
+    fn from_json(value: &Json) -> JsonResult<Self> {
+        let (tag, fields) = json::untag(value, &["sgd", "adam"])?;
+        if tag == "sgd" {
+            let SgdFields {
+                learning_rate,
+                momentum,
+            } = SgdFields::from_json(&fields)?;
+            return Ok(OptimizerConfig::Sgd {
+                learning_rate,
+                momentum,
+            });
+        }
+        let AdamFields {
+            learning_rate,
+            beta1,
+            beta2,
+            epsilon,
+        } = AdamFields::from_json(&fields)?;
+        Ok(OptimizerConfig::Adam {
+            learning_rate,
+            beta1,
+            beta2,
+            epsilon,
         })
     }
 }
 
-impl<'de> Deserialize<'de> for OptimizerConfig {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
-        tagged::deserialize(deserializer)
+impl ToJson for OptimizerConfig {
+    fn write_json(&self, out: &mut String) {
+        match *self {
+            OptimizerConfig::Sgd {
+                learning_rate,
+                momentum,
+            } => {
+                let fields = SgdFields {
+                    learning_rate,
+                    momentum,
+                };
+                json::write_tagged(out, "sgd", &fields);
+            }
+            OptimizerConfig::Adam {
+                learning_rate,
+                beta1,
+                beta2,
+                epsilon,
+            } => {
+                let fields = AdamFields {
+                    learning_rate,
+                    beta1,
+                    beta2,
+                    epsilon,
+                };
+                json::write_tagged(out, "adam", &fields);
+            }
+        }
     }
 }
 
@@ -303,53 +318,51 @@ impl Optimizer {
 mod tests {
     use super::*;
 
-    /// [`OptimizerConfig`] as serde derives it, to compare with [`crate::tagged`]. Its name is in
-    /// the derived code's messages.
-    mod derived {
-        use super::*;
-
-        #[derive(Serialize, Deserialize)]
-        #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
-        pub enum OptimizerConfig {
-            Sgd {
-                #[serde(default = "sgd_learning_rate")]
-                learning_rate: f64,
-                #[serde(default)]
-                momentum: f64,
-            },
-            Adam {
-                #[serde(default = "adam_learning_rate")]
-                learning_rate: f64,
-                #[serde(default = "beta1")]
-                beta1: f64,
-                #[serde(default = "beta2")]
-                beta2: f64,
-                #[serde(default = "epsilon")]
-                epsilon: f64,
-            },
-        }
+    #[test]
+    fn optimizer_json_round_trips_with_defaults() {
+        let adam: OptimizerConfig = json::from_str(r#"{"type": "adam"}"#).unwrap();
+        assert_eq!(adam, OptimizerConfig::default());
+        let sgd = OptimizerConfig::Sgd {
+            learning_rate: 0.1,
+            momentum: 0.9,
+        };
+        let text = json::to_string(&sgd);
+        assert_eq!(text, r#"{"type":"sgd","learning_rate":0.1,"momentum":0.9}"#);
+        assert_eq!(json::from_str::<OptimizerConfig>(&text).unwrap(), sgd);
+        let written = json::to_string(&OptimizerConfig::default());
+        assert_eq!(
+            written,
+            r#"{"type":"adam","learning_rate":0.001,"beta1":0.9,"beta2":0.999,"epsilon":0.0000001}"#
+        );
     }
 
     #[test]
-    fn optimizer_json_matches_derived_serde() {
-        tagged::assert_matches_derived::<OptimizerConfig, derived::OptimizerConfig>(&[
-            r#"{"type": "adam"}"#,
-            r#"{"learning_rate": 0.01, "type": "adam", "beta1": 0.8, "beta2": 0.99,
-                "epsilon": 1e-8}"#,
-            r#"{"type": "sgd"}"#,
-            r#"{"type": "sgd", "learning_rate": 0.1, "momentum": 0.9}"#,
-            r#"{"type": 1}"#,
-            r#"{"type": 2}"#,
-            r#"{"type": "rmsprop"}"#,
-            r#"{"learning_rate": 0.1}"#,
-            r#"{"type": "sgd", "type": "adam"}"#,
-            r#"{"type": "sgd", "beta1": 0.9}"#,
-            r#"{"type": "adam", "momentum": 0.9}"#,
-            r#"{"type": "adam", "learning_rate": "fast"}"#,
-            r#"{"type": "adam", "learning_rate": 0.1, "learning_rate": 0.2}"#,
-            r#"{"type": "sgd", "momentum": null}"#,
-            r#""adam""#,
-        ]);
+    fn bad_optimizer_json_names_what_failed() {
+        let cases = [
+            (
+                r#"{"type": "rmsprop"}"#,
+                "type: unknown variant `rmsprop`, expected one of `sgd`, `adam`",
+            ),
+            (r#"{"learning_rate": 0.1}"#, "missing field `type`"),
+            (
+                r#"{"type": "sgd", "beta1": 0.9}"#,
+                "unknown field `beta1`, expected one of `learning_rate`, `momentum`",
+            ),
+            (
+                r#"{"type": "adam", "learning_rate": "fast"}"#,
+                "learning_rate: expected a number, got the string \"fast\"",
+            ),
+            (
+                r#"{"type": "sgd", "momentum": null}"#,
+                "momentum: expected a number, got null",
+            ),
+        ];
+        for (text, expected) in cases {
+            let error = json::from_str::<OptimizerConfig>(text)
+                .unwrap_err()
+                .to_string();
+            assert_eq!(error, expected, "{text}");
+        }
     }
 
     #[test]

@@ -1,10 +1,10 @@
 //! Classification metrics from a confusion matrix, and the loss and accuracy sums of training
 //! batches shared by the GPU and CPU sessions.
 
-use serde::Serialize;
+use crate::json::to_json;
 
 /// Loss and accuracy of one training batch.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct BatchReport {
     /// Index of the batch in its epoch, from 0.
     pub batch: usize,
@@ -13,6 +13,12 @@ pub struct BatchReport {
     /// Fraction of the batch's examples predicted correctly.
     pub accuracy: f64,
 }
+
+to_json!(BatchReport {
+    batch,
+    loss,
+    accuracy,
+});
 
 /// Loss sum, correct predictions and example count of one batch or of an epoch so far.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -61,7 +67,7 @@ impl MetricSums {
 }
 
 /// Precision, recall and F1 of one class.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ClassMetrics {
     /// Correct predictions of this class over all predictions of it (0 when never predicted).
     pub precision: f64,
@@ -72,6 +78,13 @@ pub struct ClassMetrics {
     /// Number of true samples of this class.
     pub support: u64,
 }
+
+to_json!(ClassMetrics {
+    precision,
+    recall,
+    f1,
+    support,
+});
 
 /// Per-class metrics of a confusion matrix indexed `[true label][prediction]`.
 pub fn class_metrics(confusion: &[Vec<u32>]) -> Vec<ClassMetrics> {

@@ -8,13 +8,13 @@ use std::ops::Range;
 
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
-use serde::{Deserialize, Serialize};
 
 pub(crate) use metrics::MetricSums;
 pub use metrics::{class_metrics, BatchReport, ClassMetrics};
 
 use crate::data::{stratified_split, DataError, Dataset};
 use crate::gpu::BufferStats;
+use crate::json::{self, from_json, to_json};
 use crate::model::Model;
 use crate::ops::augment::{self, AugmentConfig, Transform, TRANSFORM_LEN};
 use crate::ops::loss;
@@ -23,8 +23,7 @@ use crate::tensor::Tensor;
 use crate::{clock, Error, Result};
 
 /// Training settings.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct TrainConfig {
     /// Passes over the training set; default 5.
     pub epochs: usize,
@@ -38,6 +37,21 @@ pub struct TrainConfig {
     /// Whether to shuffle the training set every epoch; default true.
     pub shuffle: bool,
 }
+
+to_json!(TrainConfig {
+    epochs,
+    batch_size,
+    validation_split,
+    seed,
+    shuffle,
+});
+from_json!(TrainConfig {
+    epochs = Self::default().epochs,
+    batch_size = Self::default().batch_size,
+    validation_split = Self::default().validation_split,
+    seed = Self::default().seed,
+    shuffle = Self::default().shuffle,
+});
 
 impl Default for TrainConfig {
     fn default() -> Self {
@@ -72,14 +86,8 @@ impl TrainConfig {
     }
 }
 
-/// Writes a report as JSON for the log. JSON in place of `Debug` keeps core's `Debug` code for
-/// floats out of the wasm module, which writes its results as JSON anyway.
-pub(crate) fn json_text<T: Serialize>(report: &T) -> String {
-    serde_json::to_string(report).unwrap_or_else(|e| format!("(unwritable report: {e})"))
-}
-
 /// Metrics of one epoch.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct EpochReport {
     /// Epoch number, from 1.
     pub epoch: usize,
@@ -99,8 +107,19 @@ pub struct EpochReport {
     pub buffers: BufferStats,
 }
 
+to_json!(EpochReport {
+    epoch,
+    loss,
+    accuracy,
+    val_loss,
+    val_accuracy,
+    examples_per_second,
+    seconds,
+    buffers,
+});
+
 /// Progress within an epoch.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct StepReport {
     /// Epoch number, from 1.
     pub epoch: usize,
@@ -115,6 +134,15 @@ pub struct StepReport {
     /// Examples per second so far in this epoch.
     pub examples_per_second: f64,
 }
+
+to_json!(StepReport {
+    epoch,
+    step,
+    steps,
+    loss,
+    accuracy,
+    examples_per_second,
+});
 
 /// Callbacks and progress settings of [`fit`].
 pub struct Callbacks<'a> {
@@ -137,7 +165,7 @@ impl Default for Callbacks<'_> {
 }
 
 /// Result of [`evaluate`].
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Evaluation {
     /// Mean loss.
     pub loss: f64,
@@ -150,6 +178,14 @@ pub struct Evaluation {
     /// Predicted class of every example, in order.
     pub predictions: Vec<u32>,
 }
+
+to_json!(Evaluation {
+    loss,
+    accuracy,
+    confusion,
+    per_class,
+    predictions,
+});
 
 /// A training run that advances a few steps at a time, so a caller (the browser worker) can
 /// pause, resume or stop between calls. Owns the model and the optimizer.
@@ -174,10 +210,12 @@ pub struct Session {
     epoch_metrics: MetricSums,
     reports: Vec<EpochReport>,
     augment: Option<AugmentConfig>,
+    /// The parameters at the start of the current epoch, restored if the epoch diverges.
+    checkpoint: Tensor,
 }
 
 /// Outcome of one [`Session::run`] call.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum RunOutcome {
     /// Steps ran and the epoch goes on.
     Steps {
@@ -207,11 +245,11 @@ impl Session {
         check_dataset(&model, data)?;
         let (train, validation) = split_validation(data, config)?;
         log::info!(
-            "training on {} examples ({} validation), batch size {}, {} epochs",
-            train.len(),
+            "training on {} ({} validation), batch size {}, {}",
+            crate::error::counted(train.len(), "example"),
             validation.as_ref().map_or(0, Dataset::len),
             config.batch_size,
-            config.epochs
+            crate::error::counted(config.epochs, "epoch")
         );
         let gpu = model.gpu().clone();
         let steps = train.len().div_ceil(config.batch_size);
@@ -219,6 +257,7 @@ impl Session {
             step: Tensor::from_slice(&gpu, &[0.0f32; 4], &[4]),
             step_metrics: Tensor::empty(&gpu, &[3]),
             batch_metrics: Tensor::empty(&gpu, &[steps, 3]),
+            checkpoint: Tensor::empty(&gpu, model.params().shape()),
             epoch_metrics: MetricSums::default(),
             rng: rand_pcg::Pcg64::seed_from_u64(config.seed),
             order: (0..train.len()).collect(),
@@ -289,7 +328,12 @@ impl Session {
             return Ok(RunOutcome::Steps { batches });
         }
         let (loss, _) = self.epoch_metrics.means();
-        check_finite(loss, self.epoch)?;
+        if let Err(diverged) = check_finite(loss, self.epoch) {
+            let gpu = self.model.gpu();
+            gpu.copy(&self.checkpoint.binding(), &self.model.params().binding());
+            gpu.submit();
+            return Err(diverged);
+        }
         let report = self.finish_epoch().await?;
         Ok(RunOutcome::Epoch { report, batches })
     }
@@ -308,6 +352,11 @@ impl Session {
     }
 
     fn start_epoch(&mut self) {
+        // Submitted at once, because while a command is pending the pool does not reuse the
+        // buffers freed since the last submit, and the epoch's first step would create new ones.
+        let gpu = self.model.gpu();
+        gpu.copy(&self.model.params().binding(), &self.checkpoint.binding());
+        gpu.submit();
         self.epoch += 1;
         if self.config.shuffle {
             self.order.shuffle(&mut self.rng);
@@ -373,7 +422,7 @@ impl Session {
             seconds: clock::now_seconds() - self.epoch_started,
             buffers: self.model.gpu().buffer_stats(),
         };
-        log::info!("epoch {}: {}", self.epoch, json_text(&report));
+        log::info!("epoch {}: {}", self.epoch, json::to_string(&report));
         self.reports.push(report.clone());
         Ok(report)
     }
@@ -471,13 +520,12 @@ async fn read_metrics(metrics: &Tensor, model: &Model) -> Result<[f64; 3]> {
     ])
 }
 
-fn check_finite(loss: f64, epoch: usize) -> Result<()> {
+/// Fails with [`Error::Diverged`] when the mean loss of `epoch` is NaN or infinite.
+pub(crate) fn check_finite(loss: f64, epoch: usize) -> Result<()> {
     if loss.is_finite() {
         return Ok(());
     }
-    Err(Error::Config(format!(
-        "training diverged in epoch {epoch}: the loss is {loss}; lower the learning rate"
-    )))
+    Err(Error::Diverged { epoch, loss })
 }
 
 /// Checks that `data` fits the model's input shape and classes.
@@ -510,9 +558,9 @@ pub fn check_dataset_fits(input_shape: [usize; 3], classes: usize, data: &Datase
     let shape = [data.height, data.width, data.channels];
     if shape != input_shape {
         return Err(Error::Config(format!(
-            "dataset {} has {}x{}x{} images but the model expects {input_shape:?}; change the \
-             model's input_shape",
-            data.name, data.height, data.width, data.channels,
+            "dataset {} has images of shape {shape:?} but the model expects {input_shape:?}; \
+             change the model's input_shape",
+            data.name,
         )));
     }
     if let Some(index) = data

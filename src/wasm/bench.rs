@@ -36,7 +36,7 @@ impl Bench {
         let report = kernel_report(&self.gpu, quick, min_seconds)
             .await
             .map_err(js_error)?;
-        to_js(&report)
+        Ok(to_js(&report))
     }
 
     /// Builds the seed CNN with Adam for training in batches of `batch_size` on the training part
@@ -65,7 +65,7 @@ impl Bench {
             return Err(js_error("no training run; call startTraining first"));
         };
         let sample = training.train(steps as usize).await.map_err(js_error)?;
-        to_js(&sample)
+        Ok(to_js(&sample))
     }
 
     /// Runs one training step and times each of its dispatches replayed on its own, for at
@@ -76,13 +76,13 @@ impl Bench {
             return Err(js_error("no training run; call startTraining first"));
         };
         let times = training.profile(min_seconds).await.map_err(js_error)?;
-        to_js(&times)
+        Ok(to_js(&times))
     }
 
     /// Buffers created on the device so far: `{count, bytes}`.
     #[wasm_bindgen(js_name = bufferStats)]
     pub fn buffer_stats(&self) -> Result<JsValue, JsError> {
-        to_js(&self.gpu.buffer_stats())
+        Ok(to_js(&self.gpu.buffer_stats()))
     }
 }
 
@@ -105,7 +105,7 @@ pub fn train_digits(images: &[u8], labels: &[u8]) -> Result<JsValue, JsError> {
     .and(set("count", train.len().into()))
     .and(set(
         "shape",
-        to_js(&[train.height, train.width, train.channels])?,
+        to_js(&[train.height, train.width, train.channels]),
     ))
     .map_err(|_| js_error("building the digits object failed"))?;
     Ok(result.into())

@@ -84,7 +84,7 @@ impl FaceDetector {
             Net::Gpu(model) => face::detect(model, &frame, width, height, score_threshold).await,
             Net::Cpu(model) => face::detect_cpu(model, &frame, width, height, score_threshold),
         };
-        to_js(&faces.map_err(js_error)?)
+        Ok(to_js(&faces.map_err(js_error)?))
     }
 
     /// Cuts the square crop centred on `face` (a box from [`FaceDetector::detect`]), its larger

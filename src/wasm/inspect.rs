@@ -1,7 +1,7 @@
 //! Views into a trained model for the page: conv kernels and the per-layer activations of one
 //! image.
 
-use serde::Serialize;
+use crate::json::to_json;
 
 use super::backend::NetRef;
 use crate::layers::{LayerConfig, Pass};
@@ -10,7 +10,6 @@ use crate::tensor::Tensor;
 use crate::{Error, Result};
 
 /// Kernel of one conv layer, HWIO.
-#[derive(Serialize)]
 pub struct ConvKernel {
     /// Index of the layer in the model config.
     pub layer: usize,
@@ -20,8 +19,13 @@ pub struct ConvKernel {
     pub values: Vec<f32>,
 }
 
+to_json!(ConvKernel {
+    layer,
+    shape,
+    values,
+});
+
 /// Output of one layer for one image.
-#[derive(Serialize)]
 pub struct LayerActivation {
     /// Index of the layer in the model config.
     pub layer: usize,
@@ -32,6 +36,13 @@ pub struct LayerActivation {
     /// Values in HWC order.
     pub values: Vec<f32>,
 }
+
+to_json!(LayerActivation {
+    layer,
+    kind,
+    shape,
+    values,
+});
 
 /// Reads the kernels of every conv layer.
 pub async fn conv_kernels(net: NetRef<'_>) -> Result<Vec<ConvKernel>> {
@@ -67,7 +78,7 @@ pub async fn activations(net: NetRef<'_>, image: &[f32]) -> Result<Vec<LayerActi
         .zip(outputs)
         .map(|(index, values)| LayerActivation {
             layer: index,
-            kind: crate::model::layer_name(&config.layers[index]),
+            kind: config.layers[index].kind(),
             shape: shapes[index].clone(),
             values,
         })

@@ -1,6 +1,6 @@
 //! wasm-bindgen API for the browser trainer. This is the only module that knows JS types: the
 //! worker in `www/src/worker.js` drives a [`Trainer`], and every value crosses the boundary as a
-//! plain JS object (serde), a typed array or a JS `Error` whose message is the [`crate::Error`]
+//! plain JS object (through JSON), a typed array or a JS `Error` whose message is the [`crate::Error`]
 //! text. IDX files arrive decompressed: the module has no gzip decoder, to keep it small, so the
 //! JS side gunzips them (`fetchIdx` in `js/src/engine.js`).
 //!
@@ -24,7 +24,7 @@ mod tfjs;
 mod trainer;
 
 #[cfg(feature = "trainer")]
-use serde::Serialize;
+use crate::json::{self, to_json, FromJson, ToJson};
 use wasm_bindgen::prelude::*;
 
 #[cfg(feature = "pages")]
@@ -34,7 +34,7 @@ use crate::data::{
 #[cfg(feature = "trainer")]
 use crate::gpu::{Gpu, GpuOptions};
 #[cfg(feature = "trainer")]
-use crate::model::{build_layers, check_output, layer_name, ModelConfig};
+use crate::model::{build_layers, check_output, ModelConfig};
 
 #[cfg(feature = "pages")]
 pub use bench::{train_digits, Bench};
@@ -59,22 +59,20 @@ fn js_error(error: impl std::fmt::Display) -> JsError {
     JsError::new(&error.to_string())
 }
 
-/// Converts `value` to plain JS objects and numbers through JSON. serde_json is in the module
-/// anyway (model configs, safetensors headers), so JSON costs less code than a second serde
-/// format such as serde-wasm-bindgen.
+/// Converts `value` to plain JS objects and numbers through JSON, which the module reads and
+/// writes anyway (model configs, model file headers).
 #[cfg(feature = "trainer")]
-fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, JsError> {
-    let text = serde_json::to_string(value).map_err(js_error)?;
-    Ok(js_sys::JSON::parse(&text).expect("serde_json writes valid JSON"))
+fn to_js<T: ToJson + ?Sized>(value: &T) -> JsValue {
+    js_sys::JSON::parse(&json::to_string(value)).expect("webcnn writes valid JSON")
 }
 
 /// Converts a plain JS object to `T` through JSON; `what` names the value in errors.
 #[cfg(feature = "trainer")]
-fn from_js<T: serde::de::DeserializeOwned>(value: &JsValue, what: &str) -> Result<T, JsError> {
+fn from_js<T: FromJson>(value: &JsValue, what: &str) -> Result<T, JsError> {
     let text: String = js_sys::JSON::stringify(value)
         .map_err(|_| js_error(format!("invalid {what}: it cannot be written as JSON")))?
         .into();
-    serde_json::from_str(&text).map_err(|e| js_error(format!("invalid {what}: {e}")))
+    json::from_str(&text).map_err(|e| js_error(format!("invalid {what}: {e}")))
 }
 
 /// Opens a WebGPU device whose uncaptured errors go to the console. wgpu's default handler
@@ -102,12 +100,11 @@ fn split_digits(images: &[u8], labels: &[u8]) -> Result<DataSplit, JsError> {
 #[cfg(feature = "trainer")]
 #[wasm_bindgen(js_name = presetConfig)]
 pub fn preset_config(name: &str) -> Result<JsValue, JsError> {
-    to_js(&ModelConfig::preset(name).map_err(js_error)?)
+    Ok(to_js(&ModelConfig::preset(name).map_err(js_error)?))
 }
 
 /// One row of a model summary.
 #[cfg(feature = "trainer")]
-#[derive(Serialize)]
 struct LayerRow {
     /// Layer type as written in the config (`conv2d`, `dense`, ...).
     kind: &'static str,
@@ -117,6 +114,13 @@ struct LayerRow {
     params: usize,
 }
 
+#[cfg(feature = "trainer")]
+to_json!(LayerRow {
+    kind,
+    output_shape,
+    params,
+});
+
 /// Checks a model config without building it on a device and returns one row per layer
 /// (`{kind, output_shape, params}`). Raises the config error, for example a layer list that
 /// shrinks the image below 1x1 or a model that does not end in one score per class.
@@ -124,7 +128,7 @@ struct LayerRow {
 #[wasm_bindgen(js_name = describeModel)]
 pub fn describe_model(config: JsValue) -> Result<JsValue, JsError> {
     let config: ModelConfig = from_js(&config, "model config")?;
-    to_js(&layer_rows(&config).map_err(js_error)?)
+    Ok(to_js(&layer_rows(&config).map_err(js_error)?))
 }
 
 #[cfg(feature = "trainer")]
@@ -135,7 +139,7 @@ fn layer_rows(config: &ModelConfig) -> crate::Result<Vec<LayerRow>> {
         .iter()
         .zip(&config.layers)
         .map(|(layer, layer_config)| LayerRow {
-            kind: layer_name(layer_config),
+            kind: layer_config.kind(),
             output_shape: layer.output_shape().to_vec(),
             params: layer.params().iter().map(|slot| slot.len()).sum(),
         })
@@ -160,7 +164,7 @@ pub fn parse_idx(images: &[u8], labels: &[u8]) -> Result<js_sys::Object, JsError
         js_sys::Float32Array::from(&data.images[..]).into(),
     );
     set("labels", js_sys::Uint32Array::from(&data.labels[..]).into());
-    set("shape", to_js(&shape)?);
+    set("shape", to_js(&shape));
     set("classes", data.num_classes.into());
     Ok(result)
 }

@@ -3,7 +3,6 @@
 //! few steps per [`Trainer::run`] call, so the worker stays responsive and can pause between
 //! calls. Every method that fails leaves the current model as it was.
 
-use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 
 #[cfg(feature = "pages")]
@@ -12,6 +11,7 @@ mod pages;
 use super::backend::{Engine, Net, NetRef, OptimizerState, Run};
 use super::{from_js, js_error, layer_rows, to_js};
 use crate::data::{DataSplit, Dataset};
+use crate::json::{self, from_json, to_json, ToJson};
 use crate::model::ModelConfig;
 use crate::ops::augment::AugmentConfig;
 use crate::optim::OptimizerConfig;
@@ -22,8 +22,6 @@ use crate::Error;
 const EVAL_BATCH: usize = 250;
 
 /// Settings of [`Trainer::start`], sent by the page.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct StartSettings {
     /// Model to build; `None` continues training the current model.
     model: Option<ModelConfig>,
@@ -32,13 +30,17 @@ struct StartSettings {
     /// Epochs, batch size, validation split, seed.
     train: TrainConfig,
     /// Random warp of the training images; default none.
-    #[serde(default)]
     augment: AugmentConfig,
 }
 
+from_json!(StartSettings {
+    model = None,
+    optimizer,
+    train,
+    augment = AugmentConfig::default(),
+});
+
 /// Outcome of one [`Trainer::run`] call.
-#[derive(Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
 enum RunResult {
     /// Steps ran; the metrics of the epoch so far and of each batch the call ran.
     Steps {
@@ -54,8 +56,28 @@ enum RunResult {
     Done,
 }
 
+impl ToJson for RunResult {
+    /// An object with the variant in `kind`, `steps`, `epoch` or `done`, and its fields.
+    fn write_json(&self, out: &mut String) {
+        match self {
+            RunResult::Steps { progress, batches } => json::write_object(
+                out,
+                &[
+                    ("kind", &"steps"),
+                    ("progress", progress),
+                    ("batches", batches),
+                ],
+            ),
+            RunResult::Epoch { report, batches } => json::write_object(
+                out,
+                &[("kind", &"epoch"), ("report", report), ("batches", batches)],
+            ),
+            RunResult::Done => json::write_object(out, &[("kind", &"done")]),
+        }
+    }
+}
+
 /// Result of [`Trainer::start`].
-#[derive(Serialize)]
 struct StartResult<'a> {
     steps_per_epoch: usize,
     /// Layer table of the model, as text.
@@ -63,13 +85,23 @@ struct StartResult<'a> {
     config: &'a ModelConfig,
 }
 
+to_json!(StartResult<'_> {
+    steps_per_epoch,
+    summary,
+    config,
+});
+
 /// Result of [`Trainer::load`].
-#[derive(Serialize)]
 struct ModelInfo<'a> {
     /// Layer table of the model, as text.
     summary: String,
     config: &'a ModelConfig,
 }
+
+to_json!(ModelInfo<'_> {
+    summary,
+    config,
+});
 
 enum State {
     Empty,
@@ -160,7 +192,9 @@ impl Trainer {
             .map_or(0, |row| row.output_shape[0]);
         let data = dataset("the evaluation data", images, labels, &shape, classes)?;
         check_fits(net.config(), &data).map_err(js_error)?;
-        to_js(&net.evaluate(&data, EVAL_BATCH).await.map_err(js_error)?)
+        Ok(to_js(
+            &net.evaluate(&data, EVAL_BATCH).await.map_err(js_error)?,
+        ))
     }
 
     /// Rebuilds the current model from `config` with its current weights, for example to
@@ -252,14 +286,15 @@ impl Trainer {
         };
         let result = to_js(&result);
         self.state = State::Training(run);
-        result
+        Ok(result)
     }
 
     /// Runs up to `steps` training steps and waits for them to finish. Returns
     /// `{kind: "steps", progress, batches}`, `{kind: "epoch", report, batches}` or
     /// `{kind: "done"}`, where `batches` lists `{batch, loss, accuracy}` of each step the call
-    /// ran (`batch` counts from 0 in its epoch). After `done` (or an error such as a diverged
-    /// loss) the model is idle and kept.
+    /// ran (`batch` counts from 0 in its epoch). After `done` (or an error) the model is idle
+    /// and kept. After a diverged loss it is back at its weights from before that epoch, and
+    /// a continued run starts with fresh optimizer state.
     pub async fn run(&mut self, steps: u32) -> Result<JsValue, JsError> {
         let State::Training(run) = &mut self.state else {
             return Err(js_error(
@@ -281,13 +316,19 @@ impl Trainer {
         ) {
             self.stop();
         }
-        to_js(&outcome.map_err(js_error)?)
+        if let (Err(Error::Diverged { .. }), State::Idle(_, optimizer)) =
+            (&outcome, &mut self.state)
+        {
+            *optimizer = None;
+        }
+        Ok(to_js(&outcome.map_err(js_error)?))
     }
 
     /// Ends the training run, keeping the model as trained so far and its optimizer state.
     pub fn stop(&mut self) {
         if let State::Training(run) = std::mem::replace(&mut self.state, State::Empty) {
-            log::info!("training stopped after {} epochs", run.reports().len());
+            let epochs = crate::error::counted(run.reports().len(), "epoch");
+            log::info!("training stopped after {epochs}");
             let (net, optimizer) = run.finish();
             self.state = State::Idle(net, Some(optimizer));
         }
@@ -330,7 +371,7 @@ impl Trainer {
         });
         log::info!("loaded model {name}");
         self.state = State::Idle(net, None);
-        result
+        Ok(result)
     }
 
     /// Returns whether a model is built (idle or training).

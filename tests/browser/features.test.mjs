@@ -69,6 +69,8 @@ test('page features on a small model', async (t) => {
     await page.click(byTestId('resume-button'));
     const accuracy = await waitForTestAccuracy(page);
     assert.ok(accuracy > 90, `the small model reached only ${accuracy} %`);
+    assert.match(await page.textContent(byTestId('progress-text')), /^Done: 1 epoch in /);
+    assert.match(await page.textContent(byTestId('runs')), /\(custom, adam .*: 1 epoch, test/);
   });
 
   await t.test('result views', async () => {
@@ -103,6 +105,14 @@ test('page features on a small model', async (t) => {
   const accuracy = await page.textContent(byTestId('test-accuracy'));
 
   await t.test('runs and models survive a reload', async () => {
+    // Without a name the model is saved under what it is: an edited layer list, not seed-cnn.
+    await page.click(byTestId('save-db'));
+    const unnamed = page.locator(`${byTestId('saved-models')} li`);
+    await unnamed.waitFor();
+    assert.match(await unnamed.textContent(), /^custom \d{4}-/);
+    await unnamed.locator('button:text("delete")').click();
+    await page.waitForFunction(() => !document.querySelector('[data-testid="saved-models"] li'));
+
     await page.fill('#model-name', 'small');
     await page.click(byTestId('save-db'));
     await page.waitForSelector(`${byTestId('saved-models')} li`);

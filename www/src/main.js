@@ -79,7 +79,16 @@ const state = {
   chartFrame: false,
   predicting: false,
   pendingDigit: null,
+  // The chosen preset's layer list as JSON, to tell an edited list from it.
+  presetConfig: null,
+  // What the current model is, for default names: a preset, "custom" or a loaded model's name.
+  modelSource: null,
 };
+
+// `n` and `noun`, with an "s" unless `n` is 1.
+function counted(n, noun) {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}
 
 // ----- messages -----
 
@@ -140,6 +149,7 @@ async function checkModel(config) {
 async function loadPreset(name) {
   const config = await client.request('preset', { name });
   editor.setConfig(config);
+  state.presetConfig = JSON.stringify(editor.getConfig());
   await checkModel(config);
 }
 
@@ -191,9 +201,14 @@ function readSettings() {
   };
 }
 
+// The preset's name if `config` is its layer list unchanged, else "custom".
+function configName(config) {
+  return JSON.stringify(config) === state.presetConfig ? elements.preset.value : 'custom';
+}
+
 function newRun(settings, info) {
   const id = Math.max(0, ...state.runs.map((r) => r.id)) + 1;
-  const name = settings.model ? elements.preset.value : 'continued';
+  const name = settings.model ? configName(settings.model) : 'continued';
   return {
     id,
     label: `run ${id} (${name}, ${settings.optimizer.type} ${settings.optimizer.learning_rate}, batch ${settings.train.batch_size})`,
@@ -228,6 +243,7 @@ async function train() {
     return;
   }
   state.hasModel = true;
+  if (settings.model) state.modelSource = configName(settings.model);
   clearAccuracy();
   state.run = newRun(settings, info);
   state.runs.push(state.run);
@@ -320,9 +336,10 @@ client.on('finished', async () => {
   const run = state.run;
   elements.progress.value = 1;
   const seconds = activeSeconds(run);
-  endRun(`Done: ${run.epochs.length} epochs in ${formatDuration(seconds)}. Evaluating on the test digits…`);
+  const done = `Done: ${counted(run.epochs.length, 'epoch')} in ${formatDuration(seconds)}.`;
+  endRun(`${done} Evaluating on the test digits…`);
   await evaluate();
-  elements.progressText.textContent = `Done: ${run.epochs.length} epochs in ${formatDuration(seconds)}.`;
+  elements.progressText.textContent = done;
 });
 
 client.on('failed', async ({ error }) => {
@@ -353,7 +370,7 @@ async function resume() {
 async function stop() {
   if (state.phase === 'training') state.run.activeSeconds = activeSeconds(state.run);
   await guarded(() => client.request('stop'));
-  endRun(`Stopped after ${state.run.epochs.length} full epochs.`);
+  endRun(`Stopped after ${counted(state.run.epochs.length, 'full epoch')}.`);
   await evaluate();
 }
 
@@ -409,7 +426,7 @@ function renderRuns() {
       run.overlaid = box.checked;
       curves.setOverlay(run, box.checked);
     });
-    label.append(box, ` ${run.label}: ${run.epochs.length} epochs${accuracy}${current ? ' (current)' : ''}`);
+    label.append(box, ` ${run.label}: ${counted(run.epochs.length, 'epoch')}${accuracy}${current ? ' (current)' : ''}`);
     const remove = document.createElement('button');
     remove.type = 'button';
     remove.textContent = 'delete';
@@ -504,7 +521,8 @@ async function renderSavedModels() {
 }
 
 function modelName() {
-  return elements.modelName.value.trim() || `${elements.preset.value} ${new Date().toISOString().slice(0, 19)}`;
+  const source = state.modelSource ?? elements.preset.value;
+  return elements.modelName.value.trim() || `${source} ${new Date().toISOString().slice(0, 19)}`;
 }
 
 async function loadModel(bytes, name) {
@@ -517,6 +535,7 @@ async function loadModel(bytes, name) {
   const loaded = await guarded(() => client.request('load', { bytes: copy, name }, [copy.buffer]));
   if (!loaded) return;
   state.hasModel = true;
+  state.modelSource = name.replace(/\.safetensors$/, '');
   editor.setConfig(loaded.config);
   await checkModel(loaded.config);
   elements.continueTraining.checked = true;

@@ -3,8 +3,7 @@
 //! such as face-api's, as a standalone `*-weights_manifest.json`. Tensors are float32, stored
 //! as float32, float16, or uint8/uint16 quantised with min and scale.
 
-use serde::Deserialize;
-use serde_json::Value;
+use crate::json::{from_json, Fields, FromJson, Json, JsonResult};
 
 /// A parsed weights manifest whose tensors all have a storage type webcnn reads.
 #[derive(Debug)]
@@ -34,28 +33,44 @@ struct Group {
 }
 
 /// A tensor of the manifest.
-#[derive(Debug, Deserialize)]
+#[derive(Debug)]
 struct WeightSpec {
     name: String,
     shape: Vec<usize>,
     dtype: String,
-    #[serde(default)]
     quantization: Option<Quantization>,
     /// Whether the tensor is skipped: its bytes are passed over and it is not decoded.
-    #[serde(skip)]
     skipped: bool,
+}
+
+impl FromJson for WeightSpec {
+    /// Reads a manifest entry, ignoring the keys that webcnn does not use, such as `group`.
+    fn from_json(value: &Json) -> JsonResult<Self> {
+        let fields = Fields::lenient(value)?;
+        Ok(WeightSpec {
+            name: fields.required("name")?,
+            shape: fields.required("shape")?,
+            dtype: fields.required("dtype")?,
+            quantization: fields.or("quantization", None)?,
+            skipped: false,
+        })
+    }
 }
 
 /// Storage of a quantised tensor: `value = min + scale * stored` for `uint8` and `uint16`, or
 /// half floats for `float16`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug)]
 struct Quantization {
     dtype: String,
-    #[serde(default)]
     min: Option<f32>,
-    #[serde(default)]
     scale: Option<f32>,
 }
+
+from_json!(lenient Quantization {
+    dtype,
+    min = None,
+    scale = None
+});
 
 /// Checks that a shard path names a file in the model's folder (or below it): a relative path
 /// without `..`, so neither the command line nor the browser reads a file or URL elsewhere.
@@ -106,7 +121,7 @@ fn check_unique_names(groups: &[Group]) -> Result<(), String> {
 impl WeightsManifest {
     /// Parses the manifest's list of groups (`{paths, weights}` objects) and checks that every
     /// tensor is listed once and has a storage type webcnn reads.
-    pub fn from_groups(groups: &[Value]) -> Result<WeightsManifest, String> {
+    pub fn from_groups(groups: &[Json]) -> Result<WeightsManifest, String> {
         Self::from_groups_skipping(groups, |_| false)
     }
 
@@ -114,19 +129,19 @@ impl WeightsManifest {
     /// whose name `skip` accepts: [`WeightsManifest::tensors`] does not list them and
     /// [`WeightsManifest::read`] does not decode them. A skipped tensor may also be int32.
     pub fn from_groups_skipping(
-        groups: &[Value],
+        groups: &[Json],
         skip: impl Fn(&str) -> bool,
     ) -> Result<WeightsManifest, String> {
         let mut paths = Vec::new();
         let mut parsed = Vec::new();
         for (index, group) in groups.iter().enumerate() {
-            let shard_paths: Vec<String> = serde_json::from_value(group["paths"].clone())
+            let shard_paths: Vec<String> = FromJson::from_json(&group["paths"])
                 .map_err(|e| format!("weightsManifest group {index} has no list of paths ({e})"))?;
             for (entry, path) in shard_paths.iter().enumerate() {
                 check_shard_path(index, entry, path)?;
             }
-            let mut specs: Vec<WeightSpec> = serde_json::from_value(group["weights"].clone())
-                .map_err(|e| {
+            let mut specs: Vec<WeightSpec> =
+                FromJson::from_json(&group["weights"]).map_err(|e| {
                     format!("weightsManifest group {index} has a bad weights list ({e})")
                 })?;
             for spec in &mut specs {
@@ -324,14 +339,17 @@ mod tests {
 
     #[test]
     fn skipped_tensors_are_passed_over() {
-        let groups = [serde_json::json!({
-            "paths": ["w.bin"],
-            "weights": [
-                {"name": "a", "shape": [1], "dtype": "float32"},
-                {"name": "optimizer/vars/0", "shape": [], "dtype": "int32"},
-                {"name": "b", "shape": [2], "dtype": "float32"},
-            ],
-        })];
+        let groups = [crate::json::parse(
+            r#"{
+                "paths": ["w.bin"],
+                "weights": [
+                    {"name": "a", "shape": [1], "dtype": "float32"},
+                    {"name": "optimizer/vars/0", "shape": [], "dtype": "int32"},
+                    {"name": "b", "shape": [2], "dtype": "float32", "group": "model"}
+                ]
+            }"#,
+        )
+        .unwrap()];
         let bytes = [
             1.0f32.to_le_bytes(),
             7i32.to_le_bytes(),

@@ -2,7 +2,7 @@
 //! examples, warm-up and inspection views, and the face page's rebuild and features. The npm
 //! package's wasm core is built without them (Cargo feature `pages`).
 
-use serde::Serialize;
+use crate::json::{self, to_json, ToJson};
 use wasm_bindgen::prelude::*;
 
 use super::{Engine, State, Trainer, EVAL_BATCH};
@@ -17,16 +17,21 @@ use crate::wasm::{from_js, inspect, js_error, split_digits, to_js};
 const WARM_UP_EXAMPLES: usize = 50;
 
 /// Evaluation on the test set, with the misclassified examples listed.
-#[derive(Serialize)]
 struct TestResult {
-    #[serde(flatten)]
+    /// Loss, accuracy, confusion matrix and per-class metrics, written as fields of the result.
     evaluation: crate::train::Evaluation,
     /// Test examples whose prediction is wrong: `[index, true label, predicted label]`.
     misclassified: Vec<[u32; 3]>,
 }
 
+impl ToJson for TestResult {
+    fn write_json(&self, out: &mut String) {
+        let misclassified: &dyn ToJson = &self.misclassified;
+        json::write_merged(out, &[("misclassified", misclassified)], &self.evaluation);
+    }
+}
+
 /// Result of [`Trainer::load_data`]: example counts, class count and image shape.
-#[derive(Serialize)]
 struct DataSummary {
     train: usize,
     test: usize,
@@ -34,6 +39,13 @@ struct DataSummary {
     /// [height, width, channels] of one image.
     shape: [usize; 3],
 }
+
+to_json!(DataSummary {
+    train,
+    test,
+    classes,
+    shape,
+});
 
 #[wasm_bindgen]
 impl Trainer {
@@ -50,7 +62,7 @@ impl Trainer {
             shape: [train.height, train.width, train.channels],
         };
         self.data = Some(split);
-        to_js(&summary)
+        Ok(to_js(&summary))
     }
 
     /// Rebuilds the current model as `config`, keeping every weight whose name and shape stay
@@ -81,7 +93,7 @@ impl Trainer {
             .load(&bytes, "the rebuilt model")
             .map_err(js_error)?;
         self.state = State::Idle(net, None);
-        to_js(&drawn)
+        Ok(to_js(&drawn))
     }
 
     /// Runs `images` (whole images, HWC, flat) through the current model once and returns the
@@ -148,10 +160,10 @@ impl Trainer {
             .filter(|(_, (predicted, label))| predicted != label)
             .map(|(index, (&predicted, &label))| [index as u32, label, predicted])
             .collect();
-        to_js(&TestResult {
+        Ok(to_js(&TestResult {
             evaluation,
             misclassified,
-        })
+        }))
     }
 
     /// Number of test examples.
@@ -182,7 +194,7 @@ impl Trainer {
     /// Kernels of every conv layer: `[{layer, shape, values}]`, HWIO.
     pub async fn kernels(&self) -> Result<JsValue, JsError> {
         let kernels = inspect::conv_kernels(self.net()?).await.map_err(js_error)?;
-        to_js(&kernels)
+        Ok(to_js(&kernels))
     }
 
     /// Image-shaped layer outputs for test example `index`: `[{layer, kind, shape, values}]`.
@@ -191,13 +203,13 @@ impl Trainer {
         let outputs = inspect::activations(self.net()?, &image)
             .await
             .map_err(js_error)?;
-        to_js(&outputs)
+        Ok(to_js(&outputs))
     }
 
     /// Buffers created on the device so far: `{count, bytes}`.
     #[wasm_bindgen(js_name = bufferStats)]
     pub fn buffer_stats(&self) -> Result<JsValue, JsError> {
-        to_js(&self.engine.buffer_stats())
+        Ok(to_js(&self.engine.buffer_stats()))
     }
 }
 
