@@ -138,7 +138,9 @@ pub fn write_merged(out: &mut String, fields: &[(&str, &dyn ToJson)], object: &d
     let inner = to_string(object);
     if inner.len() > 2 {
         out.pop();
-        out.push(',');
+        if !fields.is_empty() {
+            out.push(',');
+        }
         out.push_str(&inner[1..]);
     }
 }
@@ -226,7 +228,9 @@ impl Json {
             Json::Number(text) => text.clone(),
             Json::String(text) if text.len() <= 40 => format!("the string {}", self),
             Json::String(_) => "a string".into(),
-            Json::Array(items) => format!("an array of {} items", items.len()),
+            Json::Array(items) => {
+                format!("an array of {}", crate::error::counted(items.len(), "item"))
+            }
             Json::Object(_) => "an object".into(),
         }
     }
@@ -322,7 +326,7 @@ impl Parser<'_> {
 
     fn value(&mut self, depth: usize) -> JsonResult<Json> {
         self.skip_whitespace();
-        if depth > MAX_DEPTH {
+        if depth >= MAX_DEPTH {
             return Err(self.error("arrays and objects nested too deep"));
         }
         match self.peek() {
@@ -524,6 +528,11 @@ impl<'a> Fields<'a> {
     pub fn of(value: &'a Json, names: &[&str]) -> JsonResult<Self> {
         let fields = Self::lenient(value)?;
         for (i, (key, _)) in fields.entries.iter().enumerate() {
+            if names.is_empty() {
+                return Err(JsonError::new(format!(
+                    "unknown field `{key}`, expected no fields"
+                )));
+            }
             if !names.contains(&key.as_str()) {
                 let expected: Vec<String> = names.iter().map(|name| format!("`{name}`")).collect();
                 return Err(JsonError::new(format!(
@@ -931,7 +940,9 @@ mod tests {
             let error = parse(text).unwrap_err().to_string();
             assert!(error.contains(expected), "{text:?}: {error}");
         }
-        let deep = "[".repeat(MAX_DEPTH + 2);
+        let nested = |levels: usize| "[".repeat(levels) + &"]".repeat(levels);
+        assert!(parse(&nested(MAX_DEPTH)).is_ok());
+        let deep = nested(MAX_DEPTH + 1);
         assert!(parse(&deep)
             .unwrap_err()
             .to_string()
@@ -982,7 +993,7 @@ mod tests {
                 r#"{"x": "1"}"#,
                 "x: expected a whole number, got the string \"1\"",
             ),
-            ("[1]", "expected an object, got an array of 1 items"),
+            ("[1]", "expected an object, got an array of 1 item"),
         ];
         for (text, expected) in cases {
             let error = from_str::<Point>(text).err().unwrap().to_string();
@@ -1001,6 +1012,20 @@ mod tests {
             error.to_string(),
             "expected an array of 2 items, got an array of 3 items"
         );
+    }
+
+    #[test]
+    fn merged_objects_stay_valid_json() {
+        let fields = Object(&[("b", &2u32)]);
+        let mut out = String::new();
+        write_merged(&mut out, &[], &fields);
+        assert_eq!(out, r#"{"b":2}"#);
+        out.clear();
+        write_merged(&mut out, &[("a", &1u32)], &Object(&[]));
+        assert_eq!(out, r#"{"a":1}"#);
+        out.clear();
+        write_merged(&mut out, &[("a", &1u32)], &fields);
+        assert_eq!(out, r#"{"a":1,"b":2}"#);
     }
 
     #[test]

@@ -26,7 +26,7 @@ to_json!(Detection {
     bottom,
     score,
 });
-from_json!(Detection {
+from_json!(lenient Detection {
     left,
     top,
     right,

@@ -113,24 +113,85 @@ pub fn decode(bytes: &[u8], source: &str) -> Result<(ModelConfig, Weights)> {
     let config = ModelConfig::from_json(config_text).map_err(|e| bad(e.to_string()))?;
 
     let mut weights = Weights::new();
-    let mut covered = 0;
+    for (name, info) in tensor_layout(&header, data.len()).map_err(bad)? {
+        let [start, end] = info.data_offsets;
+        let values: Vec<f32> = data[start..end]
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+        if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+            return Err(bad(format!("tensor {name:?} element {i} is {}", values[i])));
+        }
+        weights.push((name.clone(), info.shape, values));
+    }
+    Ok((config, weights))
+}
+
+/// Checks the tensors that `header` lists against the `data_len` bytes after it: each is F32,
+/// spans 4 bytes per element of its shape, and together they cover the bytes once, without
+/// gaps or overlaps. Returns them in the order of their data, before any value is copied, so
+/// that a crafted header cannot make the reader copy more than the file holds.
+fn tensor_layout(
+    header: &Json,
+    data_len: usize,
+) -> std::result::Result<Vec<(&String, TensorInfo)>, String> {
+    let mut tensors: Vec<(&String, TensorInfo)> = Vec::new();
     for (name, entry) in header.as_object().into_iter().flatten() {
         if name == "__metadata__" {
             continue;
         }
-        let (shape, values) =
-            read_tensor(entry, data).map_err(|e| bad(format!("tensor {name:?} {e}")))?;
-        covered += 4 * values.len();
-        weights.push((name.clone(), shape, values));
+        if tensors.iter().any(|(other, _)| *other == name) {
+            return Err(format!(
+                "tensor {name:?} is listed twice; save the model again"
+            ));
+        }
+        let info = check_tensor(entry, data_len).map_err(|e| format!("tensor {name:?} {e}"))?;
+        // Binary insertion by start: a slice sort would add its own code to the wasm module.
+        let at =
+            tensors.partition_point(|(_, other)| other.data_offsets[0] <= info.data_offsets[0]);
+        tensors.insert(at, (name, info));
     }
-    if covered != data.len() {
-        return Err(bad(format!(
-            "its tensors hold {covered} bytes but the file has {} after the header; save the \
-             model again",
-            data.len()
-        )));
+
+    let mut covered = 0;
+    for (name, info) in &tensors {
+        let start = info.data_offsets[0];
+        if start != covered {
+            return Err(format!(
+                "tensor {name:?} starts at byte {start}, but the tensors before it end at byte \
+                 {covered}, so the tensors overlap or leave a gap; save the model again"
+            ));
+        }
+        covered = info.data_offsets[1];
     }
-    Ok((config, weights))
+    if covered != data_len {
+        return Err(format!(
+            "its tensors hold {covered} bytes but the file has {data_len} after the header; \
+             save the model again"
+        ));
+    }
+    Ok(tensors)
+}
+
+/// Reads the header `entry` of one tensor and checks its dtype, size and end.
+fn check_tensor(entry: &Json, data_len: usize) -> std::result::Result<TensorInfo, String> {
+    let info: TensorInfo = json::FromJson::from_json(entry).map_err(|e| format!("header: {e}"))?;
+    if info.dtype != "F32" {
+        return Err(format!("is {}, expected F32", info.dtype));
+    }
+    let [start, end] = info.data_offsets;
+    let count = info.shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
+    if end < start || Some(end - start) != count.and_then(|n| n.checked_mul(4)) {
+        return Err(format!(
+            "spans bytes {start} to {end}, which does not fit its shape {:?}",
+            info.shape
+        ));
+    }
+    if end > data_len {
+        return Err(format!(
+            "ends at byte {end} but the file has {data_len} after the header; it is truncated"
+        ));
+    }
+    Ok(info)
 }
 
 /// Splits a safetensors file into its parsed JSON header and the bytes after it.
@@ -155,36 +216,6 @@ fn split_header(bytes: &[u8]) -> std::result::Result<(Json, &[u8]), String> {
         return Err("the header is not a JSON object".into());
     }
     Ok((header, data))
-}
-
-/// Reads the shape and the finite f32 values of the tensor that `entry` of the header describes.
-fn read_tensor(entry: &Json, data: &[u8]) -> std::result::Result<(Vec<usize>, Vec<f32>), String> {
-    let info: TensorInfo = json::FromJson::from_json(entry).map_err(|e| format!("header: {e}"))?;
-    if info.dtype != "F32" {
-        return Err(format!("is {}, expected F32", info.dtype));
-    }
-    let [start, end] = info.data_offsets;
-    let count = info.shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
-    if end < start || Some(end - start) != count.and_then(|n| n.checked_mul(4)) {
-        return Err(format!(
-            "spans bytes {start} to {end}, which does not fit its shape {:?}",
-            info.shape
-        ));
-    }
-    let bytes = data.get(start..end).ok_or_else(|| {
-        format!(
-            "ends at byte {end} but the file has {} after the header; it is truncated",
-            data.len()
-        )
-    })?;
-    let values: Vec<f32> = bytes
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect();
-    if let Some(i) = values.iter().position(|v| !v.is_finite()) {
-        return Err(format!("element {i} is {}", values[i]));
-    }
-    Ok((info.shape, values))
 }
 
 /// Checks the `version` metadata entry: a file newer than this build is refused with advice.
@@ -409,7 +440,7 @@ mod tests {
             vec![("layers.0.bias".into(), vec![2], vec![0.0, 0.0])]
         );
 
-        let cases: [(&str, &[u8], &str); 7] = [
+        let cases: [(&str, &[u8], &str); 8] = [
             (
                 good,
                 &two[..4],
@@ -441,6 +472,11 @@ mod tests {
                 "header: missing field `data_offsets`",
             ),
             (
+                r#"{"dtype":"F32","shape":[1],"data_offsets":[4,8]}"#,
+                &[0; 8],
+                "starts at byte 4, but the tensors before it end at byte 0",
+            ),
+            (
                 r#"{"dtype":"F32","shape":[2],"data_offsets":[0,8]"#,
                 &two,
                 "expected `,` or `}`",
@@ -467,6 +503,19 @@ mod tests {
                 "{error}"
             );
         }
+        // Two tensors over the same bytes, and a copy of one name. A header of many such
+        // entries once made the reader copy far more than the file held.
+        let same = r#"{"dtype":"F32","shape":[1],"data_offsets":[0,4]}"#;
+        let twice = file_with_tensor(&format!("{same},\"b\":{same}"), &[0; 8]);
+        let error = decode(&twice, "overlap").unwrap_err().to_string();
+        assert!(error.contains("overlap or leave a gap"), "{error}");
+        let repeated = file_with_tensor(&format!("{same},\"layers.0.bias\":{same}"), &[0; 4]);
+        let error = decode(&repeated, "repeated").unwrap_err().to_string();
+        assert!(
+            error.contains("\"layers.0.bias\" is listed twice"),
+            "{error}"
+        );
+
         let model_json = b" {\"format\": \"layers-model\", \"modelTopology\": {}}";
         let error = decode(model_json, "model.json").unwrap_err().to_string();
         assert!(

@@ -321,7 +321,11 @@ mod tests {
             ),
             (
                 r#"{"type": "flatten", "units": 3}"#,
-                "unknown field `units`",
+                "unknown field `units`, expected no fields",
+            ),
+            (
+                r#"{"type": "dense", "units": 1, "activation": "leaky_relu"}"#,
+                "activation: leaky_relu needs its slope, written {\"leaky_relu\": {\"alpha\": 0.1}}",
             ),
             (
                 r#"{"type": "dense", "units": -1}"#,

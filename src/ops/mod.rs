@@ -75,6 +75,11 @@ impl FromJson for Activation {
             Activation::Tanh,
             Activation::Softmax,
         ];
+        if value.as_str() == Some("leaky_relu") {
+            return Err(json::JsonError::new(
+                "leaky_relu needs its slope, written {\"leaky_relu\": {\"alpha\": 0.1}}",
+            ));
+        }
         let index = ACTIVATION_NAMES
             .iter()
             .position(|name| value.as_str() == Some(name));
