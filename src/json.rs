@@ -85,7 +85,7 @@ pub type JsonResult<T> = std::result::Result<T, JsonError>;
 
 /// A value read from JSON.
 pub trait FromJson: Sized {
-    /// Reads `value`, or says what is wrong with it.
+    /// Reads `value`, or returns an error that names what is wrong with it.
     fn from_json(value: &Json) -> JsonResult<Self>;
 }
 
@@ -132,7 +132,8 @@ impl ToJson for Object<'_> {
 }
 
 /// Appends an object of `fields` followed by the entries of the object that `object` writes,
-/// such as an internally tagged enum's tag followed by its variant's fields.
+/// such as an internally tagged enum's tag followed by its variant's fields. `object` must
+/// write a JSON object.
 pub fn write_merged(out: &mut String, fields: &[(&str, &dyn ToJson)], object: &dyn ToJson) {
     write_object(out, fields);
     let inner = to_string(object);
@@ -156,7 +157,7 @@ pub fn parse(text: &str) -> JsonResult<Json> {
     Ok(value)
 }
 
-/// The shared `null` that [`Json::get`] and indexing return for a missing entry.
+/// The `null` that indexing a [`Json`] returns for a missing entry.
 static NULL: Json = Json::Null;
 
 impl Json {
