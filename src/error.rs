@@ -28,7 +28,7 @@ pub enum Error {
     Diverged {
         /// The epoch whose loss diverged, from 1.
         epoch: usize,
-        /// Its mean training loss.
+        /// Mean training loss of that epoch.
         loss: f64,
     },
     /// No usable GPU adapter or device.
@@ -56,7 +56,7 @@ fn io_hint(error: &std::io::Error) -> &'static str {
     }
 }
 
-/// `n` followed by `noun`, with an `s` unless `n` is 1: `1 sample`, `3 samples`.
+/// Formats `n` and `noun`, adding an `s` unless `n` is 1, as in `1 sample` and `3 samples`.
 pub fn counted(n: usize, noun: &str) -> String {
     let s = if n == 1 { "" } else { "s" };
     format!("{n} {noun}{s}")

@@ -41,7 +41,7 @@ pub struct JsonError {
 }
 
 impl JsonError {
-    /// An error about the value being read, with no path yet.
+    /// Creates an error about the value being read, with no path yet.
     pub fn new(message: impl Into<String>) -> Self {
         Self {
             path: String::new(),
@@ -161,7 +161,7 @@ pub fn parse(text: &str) -> JsonResult<Json> {
 static NULL: Json = Json::Null;
 
 impl Json {
-    /// The value of the object entry `key`, if this is an object that has it.
+    /// Returns the value of the object entry `key`, if this is an object that has it.
     pub fn get(&self, key: &str) -> Option<&Json> {
         self.as_object()?
             .iter()
@@ -169,7 +169,7 @@ impl Json {
             .map(|(_, value)| value)
     }
 
-    /// The string, if this is one.
+    /// Returns the string, if this is one.
     pub fn as_str(&self) -> Option<&str> {
         match self {
             Json::String(text) => Some(text),
@@ -177,7 +177,7 @@ impl Json {
         }
     }
 
-    /// The items, if this is an array.
+    /// Returns the items, if this is an array.
     pub fn as_array(&self) -> Option<&Vec<Json>> {
         match self {
             Json::Array(items) => Some(items),
@@ -185,7 +185,7 @@ impl Json {
         }
     }
 
-    /// The entries, if this is an object.
+    /// Returns the entries, if this is an object.
     pub fn as_object(&self) -> Option<&Vec<(String, Json)>> {
         match self {
             Json::Object(entries) => Some(entries),
@@ -193,7 +193,7 @@ impl Json {
         }
     }
 
-    /// The value, if this is `true` or `false`.
+    /// Returns the value, if this is `true` or `false`.
     pub fn as_bool(&self) -> Option<bool> {
         match self {
             Json::Bool(value) => Some(*value),
@@ -201,27 +201,27 @@ impl Json {
         }
     }
 
-    /// The number, if this is a number.
+    /// Returns the number, if this is a number.
     pub fn as_f64(&self) -> Option<f64> {
         f64::from_json(self).ok()
     }
 
-    /// The number, if this is a whole number of 0 or more that fits a `u64`.
+    /// Returns the number, if this is a whole number of 0 or more that fits a `u64`.
     pub fn as_u64(&self) -> Option<u64> {
         u64::from_json(self).ok()
     }
 
-    /// Whether this is `null`.
+    /// Returns whether this is `null`.
     pub fn is_null(&self) -> bool {
         matches!(self, Json::Null)
     }
 
-    /// Whether this is an object.
+    /// Returns whether this is an object.
     pub fn is_object(&self) -> bool {
         matches!(self, Json::Object(_))
     }
 
-    /// What kind of value this is, with the value itself when it is short, for messages.
+    /// Describes the value for messages: its kind, and the value itself when it is short.
     pub fn describe(&self) -> String {
         match self {
             Json::Null => "null".into(),
@@ -266,7 +266,7 @@ impl fmt::Display for Json {
 impl std::ops::Index<&str> for Json {
     type Output = Json;
 
-    /// The object entry `key`, or `null` when there is none.
+    /// Returns the object entry `key`, or `null` when there is none.
     fn index(&self, key: &str) -> &Json {
         self.get(key).unwrap_or(&NULL)
     }
@@ -297,7 +297,7 @@ struct Parser<'a> {
 }
 
 impl Parser<'_> {
-    /// A syntax error at the current position, as `MESSAGE at line L column C`.
+    /// Creates a syntax error at the current position, as `MESSAGE at line L column C`.
     fn error(&self, message: &str) -> JsonError {
         let before = &self.text[..self.at];
         let line = before.matches('\n').count() + 1;
@@ -535,10 +535,9 @@ impl<'a> Fields<'a> {
                 )));
             }
             if !names.contains(&key.as_str()) {
-                let expected: Vec<String> = names.iter().map(|name| format!("`{name}`")).collect();
                 return Err(JsonError::new(format!(
                     "unknown field `{key}`, expected one of {}",
-                    expected.join(", ")
+                    quoted(names)
                 )));
             }
             if fields.entries[..i]
@@ -579,7 +578,7 @@ impl<'a> Fields<'a> {
     }
 }
 
-/// Name of the entry that holds the variant of an internally tagged enum.
+/// Key of the entry that names the variant of an internally tagged enum.
 const TAG: &str = "type";
 
 /// Splits an internally tagged object, `{"type": "conv2d", ...}`, into its tag, which must be one
@@ -679,14 +678,19 @@ macro_rules! string_enum {
 
 pub(crate) use {from_json, string_enum, to_json};
 
-/// The error for a value that is none of the strings `names`.
+/// Creates the error for a value that matches none of the strings `names`.
 pub fn unknown_variant(value: &Json, names: &[&str]) -> JsonError {
-    let expected: Vec<String> = names.iter().map(|name| format!("`{name}`")).collect();
-    let expected = expected.join(", ");
+    let expected = quoted(names);
     JsonError::new(match value.as_str() {
         Some(text) => format!("unknown variant `{text}`, expected one of {expected}"),
         None => format!("expected one of {expected}, got {}", value.describe()),
     })
+}
+
+/// Writes `names` in backquotes, separated by commas: `` `a`, `b` ``.
+fn quoted(names: &[&str]) -> String {
+    let quoted: Vec<String> = names.iter().map(|name| format!("`{name}`")).collect();
+    quoted.join(", ")
 }
 
 impl FromJson for bool {

@@ -136,7 +136,8 @@ fn flag_name(field: &str) -> String {
 /// that training is diverging.
 const DIVERGING: f64 = 4.0;
 
-/// A loss with 4 decimals, or in exponent form from 10,000 on, where plain digits grow long.
+/// Formats a loss with 4 decimals, or in exponent form from 10,000 on, where plain digits grow
+/// long.
 fn loss_text(loss: f64) -> String {
     if loss.abs() >= 1e4 {
         format!("{loss:.3e}")

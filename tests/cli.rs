@@ -199,7 +199,7 @@ fn bad_arguments_fail_with_clear_messages() {
 }
 
 #[test]
-fn data_of_another_shape_fails_before_the_model_summary() {
+fn wrong_data_shape_fails_before_summary() {
     let dir = std::env::temp_dir().join(format!("webcnn-cli-8x8-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let images: Vec<f32> = (0..20 * 64).map(|i| (i % 7) as f32 / 7.0).collect();

@@ -349,7 +349,7 @@ fn train_with(
 }
 
 #[test]
-fn diverged_epoch_restores_the_weights_before_it() {
+fn diverged_epoch_restores_weights() {
     let gpu = gpu_with(GpuOptions::default());
     let data = digits(64);
     let optimizer = Optimizer::new(&small_model(&gpu), OptimizerConfig::default()).unwrap();

@@ -470,7 +470,7 @@ mod tests {
     }
 
     #[test]
-    fn diverged_epoch_restores_the_weights_before_it() {
+    fn diverged_epoch_restores_weights() {
         let data = tiny_data(12);
         let adam = OptimizerConfig::named("adam", Some(0.01)).unwrap();
         let optimizer = CpuOptimizer::new(&tiny_model(2), adam).unwrap();

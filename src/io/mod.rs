@@ -70,7 +70,7 @@ pub fn encode(config: &ModelConfig, weights: &Weights) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// Where one tensor's values lie in a safetensors file, as its header lists them.
+/// Location of one tensor's values in a safetensors file, as its header lists them.
 struct TensorInfo {
     dtype: String,
     shape: Vec<usize>,
@@ -127,9 +127,9 @@ pub fn decode(bytes: &[u8], source: &str) -> Result<(ModelConfig, Weights)> {
     Ok((config, weights))
 }
 
-/// Checks the tensors that `header` lists against the `data_len` bytes after it: each is F32,
-/// spans 4 bytes per element of its shape, and together they cover the bytes once, without
-/// gaps or overlaps. Returns them in the order of their data, before any value is copied, so
+/// Checks that each tensor `header` lists is F32, spans 4 bytes per element of its shape and
+/// ends within the `data_len` bytes after the header, and that together they cover those bytes
+/// once, without gaps or overlaps. Returns them in the order of their data, before any value is copied, so
 /// that a crafted header cannot make the reader copy more than the file holds.
 fn tensor_layout(
     header: &Json,
@@ -146,7 +146,8 @@ fn tensor_layout(
             ));
         }
         let info = check_tensor(entry, data_len).map_err(|e| format!("tensor {name:?} {e}"))?;
-        // Binary insertion by start: a slice sort would add its own code to the wasm module.
+        // Inserted by a binary search on the start, because a slice sort would add its own code
+        // to the wasm module.
         let at =
             tensors.partition_point(|(_, other)| other.data_offsets[0] <= info.data_offsets[0]);
         tensors.insert(at, (name, info));
@@ -416,8 +417,8 @@ mod tests {
         assert_eq!(decoded, sorted);
     }
 
-    /// A lenet5 model file whose one tensor, `layers.0.bias`, has the header entry `entry`,
-    /// followed by `data`.
+    /// Builds a lenet5 model file whose one tensor, `layers.0.bias`, has the header entry
+    /// `entry`, followed by `data`.
     fn file_with_tensor(entry: &str, data: &[u8]) -> Vec<u8> {
         let config = json::to_string(&json::to_string(&ModelConfig::preset("lenet5").unwrap()));
         let header = format!(
@@ -431,7 +432,7 @@ mod tests {
     }
 
     #[test]
-    fn bad_headers_are_rejected_with_reasons() {
+    fn bad_headers_rejected() {
         let two = [0u8; 8];
         let good = r#"{"dtype":"F32","shape":[2],"data_offsets":[0,8]}"#;
         let (_, weights) = decode(&file_with_tensor(good, &two), "good").unwrap();
@@ -503,8 +504,8 @@ mod tests {
                 "{error}"
             );
         }
-        // Two tensors over the same bytes, and a copy of one name. A header of many such
-        // entries once made the reader copy far more than the file held.
+        // Two tensors over the same bytes, and a copy of one name. A reader that copied before
+        // checking would copy far more than the file holds for a header of many such entries.
         let same = r#"{"dtype":"F32","shape":[1],"data_offsets":[0,4]}"#;
         let twice = file_with_tensor(&format!("{same},\"b\":{same}"), &[0; 8]);
         let error = decode(&twice, "overlap").unwrap_err().to_string();

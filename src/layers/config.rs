@@ -205,7 +205,7 @@ const LAYER_TYPES: [&str; 8] = [
 ];
 
 impl LayerConfig {
-    /// The layer's `type` in JSON, such as `conv2d`.
+    /// Returns the layer's `type` in JSON, such as `conv2d`.
     pub fn kind(&self) -> &'static str {
         let index = match self {
             LayerConfig::Conv2d(_) => 0,

@@ -83,11 +83,11 @@ impl FromJson for Activation {
         let index = ACTIVATION_NAMES
             .iter()
             .position(|name| value.as_str() == Some(name));
-        let mut names = ACTIVATION_NAMES.to_vec();
-        names.push("leaky_relu");
-        index
-            .map(|i| variants[i])
-            .ok_or_else(|| json::unknown_variant(value, &names))
+        index.map(|i| variants[i]).ok_or_else(|| {
+            let mut names = ACTIVATION_NAMES.to_vec();
+            names.push("leaky_relu");
+            json::unknown_variant(value, &names)
+        })
     }
 }
 

@@ -57,7 +57,7 @@ enum RunResult {
 }
 
 impl ToJson for RunResult {
-    /// An object with the variant in `kind`, `steps`, `epoch` or `done`, and its fields.
+    /// Writes an object with the variant in `kind` (`steps`, `epoch` or `done`) and its fields.
     fn write_json(&self, out: &mut String) {
         match self {
             RunResult::Steps { progress, batches } => json::write_object(

@@ -81,7 +81,7 @@ const state = {
   pendingDigit: null,
   // The chosen preset's layer list as JSON, to tell an edited list from it.
   presetConfig: null,
-  // What the current model is, for default names: a preset, "custom" or a loaded model's name.
+  // Source of the current model, for default names: a preset, "custom" or a loaded model's name.
   modelSource: null,
 };
 
