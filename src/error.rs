@@ -1,5 +1,6 @@
 //! Errors returned for bad user input and unavailable hardware.
 
+use crate::number::Shortest;
 use thiserror::Error;
 
 /// Every error webcnn returns to a caller.
@@ -22,8 +23,9 @@ pub enum Error {
     /// The training loss of an epoch became NaN or infinite. The model is back at its weights
     /// from before that epoch.
     #[error(
-        "training diverged in epoch {epoch}: the loss is {loss}; the model is back at its weights \
-         from before that epoch; lower the learning rate and train again"
+        "training diverged in epoch {epoch}: the loss is {}; the model is back at its weights \
+         from before that epoch; lower the learning rate and train again",
+        Shortest(*.loss)
     )]
     Diverged {
         /// The epoch whose loss diverged, from 1.

@@ -9,6 +9,8 @@
 
 use std::fmt;
 
+use crate::number;
+
 /// Deepest nesting of arrays and objects the parser accepts, so that hostile input cannot
 /// overflow the stack.
 const MAX_DEPTH: usize = 128;
@@ -762,10 +764,11 @@ macro_rules! whole_number {
 
 whole_number!(u32, u64, usize);
 
-/// Implements the conversions of float types. Non-finite values are written as `null`, as
-/// JavaScript's `JSON.stringify` does, and reading a number beyond the type's range fails.
+/// Implements the conversions of float types, each with its reader and writer from
+/// `crate::number`. Non-finite values are written as `null`, as JavaScript's `JSON.stringify`
+/// does, and reading a number beyond the type's range fails.
 macro_rules! float {
-    ($($ty:ty),*) => {$(
+    ($($ty:ty: $parse:path, $write:path;)*) => {$(
         impl FromJson for $ty {
             fn from_json(value: &Json) -> JsonResult<Self> {
                 let Json::Number(text) = value else {
@@ -774,8 +777,8 @@ macro_rules! float {
                         value.describe()
                     )));
                 };
-                match text.parse::<$ty>() {
-                    Ok(number) if number.is_finite() => Ok(number),
+                match $parse(text) {
+                    Some(number) if number.is_finite() => Ok(number),
                     _ => Err(JsonError::new(format!(
                         "{text} is beyond the range of {}",
                         stringify!($ty)
@@ -785,12 +788,9 @@ macro_rules! float {
         }
 
         impl ToJson for $ty {
-            /// The shortest digits that read back as the same value. They are never in
-            /// exponent form, whose formatting code would add 3.8 KB to the wasm module, so
-            /// 1e-30 takes 32 characters.
             fn write_json(&self, out: &mut String) {
                 if self.is_finite() {
-                    out.push_str(&self.to_string());
+                    $write(*self, out);
                 } else {
                     out.push_str("null");
                 }
@@ -799,7 +799,10 @@ macro_rules! float {
     )*};
 }
 
-float!(f32, f64);
+float! {
+    f32: number::parse_f32, number::write_f32;
+    f64: number::parse_f64, number::write_f64;
+}
 
 impl<T: FromJson> FromJson for Option<T> {
     /// `null` is `None`.

@@ -11,6 +11,7 @@ pub mod io;
 pub mod json;
 pub mod layers;
 pub mod model;
+pub mod number;
 pub mod ops;
 pub mod optim;
 pub mod reference;

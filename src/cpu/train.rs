@@ -1,6 +1,7 @@
 //! Training, evaluation and prediction on the CPU, with the batching, shuffling, validation split
 //! and dropout seeds of [`crate::train::Session`], so that the same seed gives the same batches.
 
+use crate::number::Shortest;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 
@@ -297,7 +298,7 @@ pub fn predict(model: &CpuModel, images: &[f32], batch_size: usize) -> Result<Ve
         return Err(Error::Config(format!(
             "predict input value {i} (image {}) is {}; pass finite pixel values",
             i / per_image,
-            images[i]
+            Shortest(images[i])
         )));
     }
     let mut outputs = Vec::with_capacity(images.len() / per_image * model.classes());

@@ -1,5 +1,6 @@
 //! Errors for dataset files that cannot be read and datasets that are invalid.
 
+use crate::number::Shortest;
 use std::io;
 
 use thiserror::Error;
@@ -255,8 +256,9 @@ pub enum DataError {
 
     /// A pixel value is NaN or infinite.
     #[error(
-        "pixel {pixel} of sample {index} in {name} is {value}; pixels must be finite, so fix \
-        or remove that sample"
+        "pixel {pixel} of sample {index} in {name} is {}; pixels must be finite, so fix or \
+        remove that sample",
+        Shortest(*.value)
     )]
     NonFinitePixel {
         /// File or dataset name.
@@ -271,8 +273,9 @@ pub enum DataError {
 
     /// A split fraction is not strictly between 0 and 1.
     #[error(
-        "split fraction {fraction} is invalid; pass a number greater than 0 and less than 1, \
-        such as 0.3"
+        "split fraction {} is invalid; pass a number greater than 0 and less than 1, such as \
+        0.3",
+        Shortest(*.fraction)
     )]
     InvalidSplitFraction {
         /// The rejected fraction.
@@ -281,9 +284,10 @@ pub enum DataError {
 
     /// A split leaves one of its parts without samples.
     #[error(
-        "splitting {name} ({}) with test fraction {fraction} leaves the {part} part empty; use \
-        more samples or a fraction nearer 0.5",
-        crate::error::counted(*len, "sample")
+        "splitting {name} ({}) with test fraction {} leaves the {part} part empty; use more \
+        samples or a fraction nearer 0.5",
+        crate::error::counted(*len, "sample"),
+        Shortest(*.fraction)
     )]
     EmptySplit {
         /// Dataset name.

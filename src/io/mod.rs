@@ -5,6 +5,7 @@
 
 pub mod tfjs;
 
+use crate::number::Shortest;
 use std::rc::Rc;
 
 use crate::gpu::Gpu;
@@ -120,7 +121,10 @@ pub fn decode(bytes: &[u8], source: &str) -> Result<(ModelConfig, Weights)> {
             .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
             .collect();
         if let Some(i) = values.iter().position(|v| !v.is_finite()) {
-            return Err(bad(format!("tensor {name:?} element {i} is {}", values[i])));
+            return Err(bad(format!(
+                "tensor {name:?} element {i} is {}",
+                Shortest(values[i])
+            )));
         }
         weights.push((name.clone(), info.shape, values));
     }

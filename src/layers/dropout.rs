@@ -1,6 +1,7 @@
 //! Dropout layer: inverted dropout in training, identity otherwise.
 
 use super::{Layer, Pass, Saved};
+use crate::number::Shortest;
 use crate::ops::dropout;
 use crate::tensor::Tensor;
 use crate::{Error, Result};
@@ -15,7 +16,8 @@ impl Dropout {
     pub(super) fn new(rate: f32, index: usize, input: &[usize]) -> Result<Self> {
         if !(0.0..1.0).contains(&rate) {
             return Err(Error::Config(format!(
-                "layer {index} (dropout): rate must be in [0, 1), got {rate}"
+                "layer {index} (dropout): rate must be in [0, 1), got {}",
+                Shortest(rate)
             )));
         }
         Ok(Self {

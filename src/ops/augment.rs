@@ -3,6 +3,7 @@
 //! brightness gain (augment.wgsl).
 
 use crate::json::{from_json, to_json};
+use crate::number::Shortest;
 use rand::{Rng, SeedableRng};
 
 use crate::gpu::{Gpu, Kernel};
@@ -92,8 +93,10 @@ impl AugmentConfig {
         for (field, value, max, note) in ranges {
             if !(value.is_finite() && (0.0..=max).contains(&value)) {
                 return Err(Error::Config(format!(
-                    "{} must be between 0 and {max}{note}, got {value}",
-                    name(field)
+                    "{} must be between 0 and {}{note}, got {}",
+                    name(field),
+                    Shortest(max),
+                    Shortest(value)
                 )));
             }
         }

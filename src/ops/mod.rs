@@ -17,6 +17,7 @@ pub mod reduce;
 
 use crate::gpu::Kernel;
 use crate::json::{self, Fields, FromJson, Json, JsonResult, ToJson};
+use crate::number::Shortest;
 
 pub use geometry::{Conv2dGeometry, Conv2dSpec, Padding, Pool2dGeometry};
 
@@ -136,9 +137,12 @@ impl Activation {
     /// Checks the activation's settings; the error names the bad value.
     pub fn check(self) -> Result<(), String> {
         match self {
-            Activation::LeakyRelu { alpha } if !(alpha.is_finite() && alpha >= 0.0) => Err(
-                format!("leaky_relu alpha must be a finite number of at least 0, got {alpha}"),
-            ),
+            Activation::LeakyRelu { alpha } if !(alpha.is_finite() && alpha >= 0.0) => {
+                Err(format!(
+                    "leaky_relu alpha must be a finite number of at least 0, got {}",
+                    Shortest(alpha)
+                ))
+            }
             _ => Ok(()),
         }
     }

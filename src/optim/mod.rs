@@ -3,6 +3,7 @@
 
 use crate::json::{self, from_json, to_json, FromJson, Json, JsonResult, ToJson};
 use crate::model::Model;
+use crate::number::Shortest;
 use crate::ops::optim;
 use crate::tensor::Tensor;
 use crate::{Error, Result};
@@ -195,13 +196,15 @@ impl OptimizerConfig {
         };
         if !(lr.is_finite() && lr > 0.0) {
             return Err(Error::Config(format!(
-                "learning rate must be a finite positive number, got {lr}; try 0.001 for Adam or 0.01 for SGD"
+                "learning rate must be a finite positive number, got {}; try 0.001 for Adam or 0.01 for SGD",
+                Shortest(lr)
             )));
         }
         for (name, value) in betas {
             if !(0.0..1.0).contains(&value) {
                 return Err(Error::Config(format!(
-                    "{name} must be in [0, 1), got {value}"
+                    "{name} must be in [0, 1), got {}",
+                    Shortest(value)
                 )));
             }
         }

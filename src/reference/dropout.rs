@@ -1,5 +1,7 @@
 //! Dropout with a counter-based mask, so the GPU and the CPU draw the same mask from a seed.
 
+use crate::number::Shortest;
+
 /// Hashes a 32-bit value with the PCG-based hash of Jarzynski and Olano, "Hash Functions for GPU
 /// Rendering" (JCGT 2020). All arithmetic wraps.
 pub fn pcg_hash(x: u32) -> u32 {
@@ -15,7 +17,8 @@ pub fn pcg_hash(x: u32) -> u32 {
 pub fn dropout_mask(seed: u32, len: usize, rate: f32) -> Vec<f32> {
     assert!(
         (0.0..1.0).contains(&rate),
-        "dropout_mask: rate {rate} is not in [0, 1)"
+        "dropout_mask: rate {} is not in [0, 1)",
+        Shortest(rate)
     );
     let seed_hash = pcg_hash(seed);
     let keep_scale = 1.0 / (1.0 - rate);

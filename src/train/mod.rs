@@ -4,6 +4,7 @@
 
 mod metrics;
 
+use crate::number::Shortest;
 use std::ops::Range;
 
 use rand::seq::SliceRandom;
@@ -79,7 +80,7 @@ impl TrainConfig {
         if !(0.0..1.0).contains(&self.validation_split) {
             return Err(Error::Config(format!(
                 "validation split must be in [0, 1), got {}; try 0.1",
-                self.validation_split
+                Shortest(self.validation_split)
             )));
         }
         Ok(())
@@ -546,7 +547,7 @@ pub fn split_validation(
         Err(DataError::EmptySplit { len, .. }) => Err(Error::Config(format!(
             "a validation split of {} leaves no example in one part of the {len} training \
              examples; use validation split 0 or train on more examples",
-            config.validation_split
+            Shortest(config.validation_split)
         ))),
         Err(e) => Err(e.into()),
     }
@@ -637,7 +638,7 @@ pub async fn predict(model: &Model, images: &[f32], batch_size: usize) -> Result
         return Err(Error::Config(format!(
             "predict input value {i} (image {}) is {}; pass finite pixel values",
             i / per_image,
-            images[i]
+            Shortest(images[i])
         )));
     }
     let gpu = model.gpu();

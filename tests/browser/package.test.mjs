@@ -48,6 +48,38 @@ async function openBlankPage(t, { webgpu }) {
   return { page, errors };
 }
 
+// The wasm core takes its float digits from JavaScript's Number (src/number.rs), so this checks
+// that path: config values come back as the same numbers, and messages show short digits.
+test('float text in the wasm core', { timeout: 2 * 60_000 }, async (t) => {
+  const { page, errors } = await openBlankPage(t, { webgpu: false });
+  const result = await page.evaluate(async () => {
+    const core = await import('/js/pkg/webcnn.js');
+    await core.default();
+    const trainer = core.Trainer.createCpu('the test checks float text');
+    trainer.setTrainingData(new Float32Array(4 * 16).fill(0.5), Uint32Array.from([0, 1, 0, 1]), [4, 4, 1], 2);
+    const model = {
+      input_shape: [4, 4, 1],
+      layers: [
+        { type: 'flatten' },
+        { type: 'dense', units: 3, activation: { leaky_relu: { alpha: 1e-7 } } },
+        { type: 'dropout', rate: 0.1 },
+        { type: 'dense', units: 2, activation: 'softmax' },
+      ],
+    };
+    const train = { epochs: 1, batch_size: 2, validation_split: 0, seed: 1 };
+    const message = (settings) => trainer.start(settings).then(() => 'started', (e) => e.message);
+    const badRate = await message({ model, optimizer: { type: 'sgd', learning_rate: -2.5e-8 }, train });
+    const badSplit = await message({ model, optimizer: { type: 'sgd' }, train: { ...train, validation_split: 1.5 } });
+    const info = await trainer.start({ model, optimizer: { type: 'sgd', learning_rate: 1e-7 }, train });
+    return { badRate, badSplit, layers: info.config.layers };
+  });
+  assert.match(result.badRate, /got -0\.000000025;/);
+  assert.match(result.badSplit, /got 1\.5;/);
+  assert.equal(result.layers[1].activation.leaky_relu.alpha, 1e-7);
+  assert.equal(result.layers[2].rate, 0.1);
+  assert.deepEqual(errors, []);
+});
+
 test('Keras MNIST CNN trains through the JS API', { timeout: 15 * 60_000 }, async (t) => {
   const server = await serveStatic();
   const browser = await launchBrowser({ webgpu: false });

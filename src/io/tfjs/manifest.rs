@@ -4,6 +4,7 @@
 //! as float32, float16, or uint8/uint16 quantised with min and scale.
 
 use crate::json::{from_json, Fields, FromJson, Json, JsonResult};
+use crate::number::Shortest;
 
 /// A parsed weights manifest whose tensors all have a storage type webcnn reads.
 #[derive(Debug)]
@@ -225,7 +226,8 @@ impl WeightsManifest {
             if let Some(i) = values.iter().position(|v| !v.is_finite()) {
                 return Err(format!(
                     "tensor {:?} element {i} is {} in [{files}]",
-                    spec.name, values[i]
+                    spec.name,
+                    Shortest(values[i])
                 ));
             }
             tensors.push(Tensor {
