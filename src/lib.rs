@@ -7,6 +7,7 @@ pub mod data;
 pub mod error;
 pub mod face;
 pub mod gpu;
+mod hash;
 pub mod io;
 pub mod json;
 pub mod layers;

@@ -5,8 +5,8 @@ mod pipeline;
 mod pool;
 mod readback;
 
+use crate::hash::FastMap;
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::rc::Rc;
 
 use crate::{Error, Result};
@@ -75,8 +75,8 @@ pub struct Gpu {
     pub info: wgpu::AdapterInfo,
     pipelines: pipeline::PipelineCache,
     pool: pool::BufferPool,
-    uniforms: RefCell<HashMap<Vec<u8>, Rc<GpuBuffer>>>,
-    bind_groups: RefCell<HashMap<BindGroupKey, wgpu::BindGroup>>,
+    uniforms: RefCell<FastMap<Vec<u8>, Rc<GpuBuffer>>>,
+    bind_groups: RefCell<FastMap<BindGroupKey, wgpu::BindGroup>>,
     commands: RefCell<Vec<Command>>,
     capture: RefCell<Option<Vec<CapturedDispatch>>>,
     dispatch_count: Cell<u64>,

@@ -7,8 +7,8 @@
 //! snippet replaces `{{NAME}}` with WGSL statements that Rust wrote for one geometry (unrolled
 //! loops).
 
+use crate::hash::FastMap;
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::Rc;
 
 /// One compute kernel: module, entry point and source substitutions.
@@ -118,7 +118,7 @@ fn select_sections(text: &str, defines: &[(&'static str, u32)]) -> String {
 
 pub(crate) struct PipelineCache {
     device: wgpu::Device,
-    pipelines: RefCell<HashMap<Kernel, (usize, Rc<wgpu::ComputePipeline>)>>,
+    pipelines: RefCell<FastMap<Kernel, (usize, Rc<wgpu::ComputePipeline>)>>,
 }
 
 impl PipelineCache {

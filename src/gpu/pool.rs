@@ -1,9 +1,9 @@
 //! Buffer pool: storage buffers are reused by size once the tensors that held them are dropped, so
 //! that after the first epoch a training run creates no buffer.
 
+use crate::hash::FastMap;
 use crate::json::to_json;
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::{Rc, Weak};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -49,7 +49,7 @@ impl Drop for GpuBuffer {
 
 #[derive(Default)]
 struct PoolState {
-    free: HashMap<u64, Vec<(u64, wgpu::Buffer)>>,
+    free: FastMap<u64, Vec<(u64, wgpu::Buffer)>>,
     pending: Vec<(u64, (u64, wgpu::Buffer))>,
     stats: BufferStats,
 }

@@ -3,8 +3,8 @@
 //! filter gradient, and this file writes their unrolled bodies for each geometry. Other layers
 //! use the implicit GEMM of conv.rs.
 
+use crate::hash::FastMap;
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::fmt::Write;
 use std::rc::Rc;
 
@@ -134,7 +134,7 @@ fn input_split(g: &Conv2dGeometry) -> (usize, Split) {
 thread_local! {
     /// Unrolled bodies, keyed by kernel because its defines determine the body. Writing a body
     /// (about 1,000 lines for conv1) takes more CPU time than the rest of a dispatch.
-    static BODIES: RefCell<HashMap<Kernel, Rc<str>>> = RefCell::default();
+    static BODIES: RefCell<FastMap<Kernel, Rc<str>>> = RefCell::default();
 }
 
 /// Builds the conv2d_direct.wgsl kernel `entry` for `g` and `split`, with the body that `write`
