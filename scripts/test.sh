@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/install.sh
 cargo build --release --lib --target wasm32-unknown-unknown --features pages,tfjs-import
-cargo test --release
+cargo test --release --workspace
 # The npm package's TypeScript declarations, checked against an example.
 (cd js && npx --no-install tsc -p test)
 bash scripts/build-web.sh

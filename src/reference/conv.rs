@@ -6,6 +6,8 @@
 //! cells outside the input read as zero. Every loop nest visits `(n, oh, ow, kh, kw)` with the
 //! channel loops innermost, because channels are the contiguous axis of all three tensors.
 
+use webcnn_kernels as kernels;
+
 use crate::ops::Conv2dGeometry;
 
 /// Computes `y = conv(x, w) + bias`: x `[N, H, W, C_in]`, w `[KH, KW, C_in, C_out]`,
@@ -34,11 +36,7 @@ pub fn conv2d_forward(g: &Conv2dGeometry, x: &[f32], w: &[f32], bias: &[f32]) ->
                         };
                         let x_pixel = &x[input_offset(g, n, ih, iw)..][..c_in];
                         let w_tap = &w[tap_offset(g, kh, kw)..][..c_in * c_out];
-                        for (&xv, w_row) in x_pixel.iter().zip(w_tap.chunks_exact(c_out)) {
-                            for (yv, &wv) in y_pixel.iter_mut().zip(w_row) {
-                                *yv += xv * wv;
-                            }
-                        }
+                        kernels::add_vec_mat(y_pixel, x_pixel, w_tap);
                     }
                 }
             }
@@ -71,9 +69,7 @@ pub fn conv2d_backward_input(g: &Conv2dGeometry, dy: &[f32], w: &[f32]) -> Vec<f
                         };
                         let dx_pixel = &mut dx[input_offset(g, n, ih, iw)..][..c_in];
                         let w_tap = &w[tap_offset(g, kh, kw)..][..c_in * c_out];
-                        for (dxv, w_row) in dx_pixel.iter_mut().zip(w_tap.chunks_exact(c_out)) {
-                            *dxv += dot(w_row, dy_pixel);
-                        }
+                        kernels::add_mat_vec(dx_pixel, w_tap, dy_pixel);
                     }
                 }
             }
@@ -111,12 +107,7 @@ pub fn conv2d_backward_filter(g: &Conv2dGeometry, x: &[f32], dy: &[f32]) -> Vec<
                         };
                         let x_pixel = &x[input_offset(g, n, ih, iw)..][..c_in];
                         let dw_tap = &mut dw[tap_offset(g, kh, kw)..][..c_in * c_out];
-                        for (&xv, dw_row) in x_pixel.iter().zip(dw_tap.chunks_exact_mut(c_out)) {
-                            let xv = f64::from(xv);
-                            for (dwv, &dyv) in dw_row.iter_mut().zip(dy_pixel) {
-                                *dwv += xv * f64::from(dyv);
-                            }
-                        }
+                        kernels::add_outer_f64(dw_tap, x_pixel, dy_pixel);
                     }
                 }
             }
@@ -133,36 +124,38 @@ fn check_channels(g: &Conv2dGeometry) {
 }
 
 /// Input row read by output row `oh` at kernel row `kh`, or `None` when it falls in the padding.
+#[inline(always)]
 pub(crate) fn input_row(g: &Conv2dGeometry, oh: usize, kh: usize) -> Option<usize> {
     input_coord(oh * g.stride_h + kh * g.dilation_h, g.pad_top, g.in_h)
 }
 
 /// Input column read by output column `ow` at kernel column `kw`, or `None` in the padding.
+#[inline(always)]
 pub(crate) fn input_col(g: &Conv2dGeometry, ow: usize, kw: usize) -> Option<usize> {
     input_coord(ow * g.stride_w + kw * g.dilation_w, g.pad_left, g.in_w)
 }
 
 /// Maps a coordinate in the padded input to the unpadded one, or `None` when it is padding.
+#[inline(always)]
 fn input_coord(padded: usize, pad: usize, size: usize) -> Option<usize> {
     let coord = padded.checked_sub(pad)?;
     (coord < size).then_some(coord)
 }
 
+#[inline(always)]
 fn input_offset(g: &Conv2dGeometry, n: usize, ih: usize, iw: usize) -> usize {
     ((n * g.in_h + ih) * g.in_w + iw) * g.in_c
 }
 
+#[inline(always)]
 fn output_offset(g: &Conv2dGeometry, n: usize, oh: usize, ow: usize) -> usize {
     ((n * g.out_h + oh) * g.out_w + ow) * g.out_c
 }
 
 /// Offset of the `[C_in, C_out]` weight block of kernel tap `(kh, kw)`.
+#[inline(always)]
 fn tap_offset(g: &Conv2dGeometry, kh: usize, kw: usize) -> usize {
     (kh * g.k_w + kw) * g.in_c * g.out_c
-}
-
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(&p, &q)| p * q).sum()
 }
 
 #[cfg(test)]

@@ -5,6 +5,8 @@
 //! input gradient `matmul(dy, w, N, out, in, false, true)`,
 //! weight gradient `matmul(x, dy, in, N, out, true, false)`.
 
+use webcnn_kernels as kernels;
+
 /// Computes `C = op(A) op(B)`, returning C `[m, n]`. A is stored `[m, k]`, or `[k, m]` when
 /// `transpose_a`. B is stored `[k, n]`, or `[n, k]` when `transpose_b`. Accumulates in f32.
 pub fn matmul(
@@ -51,13 +53,7 @@ pub fn add_bias(y: &mut [f32], bias: &[f32]) {
 fn matmul_nn(a: &[f32], b: &[f32], m: usize, k: usize, n: usize) -> Vec<f32> {
     let mut c = vec![0.0f32; m * n];
     for i in 0..m {
-        let c_row = &mut c[i * n..(i + 1) * n];
-        for p in 0..k {
-            let a_ip = a[i * k + p];
-            for (cv, &bv) in c_row.iter_mut().zip(&b[p * n..(p + 1) * n]) {
-                *cv += a_ip * bv;
-            }
-        }
+        kernels::add_vec_mat(&mut c[i * n..(i + 1) * n], &a[i * k..(i + 1) * k], b);
     }
     c
 }
@@ -68,10 +64,7 @@ fn matmul_tn(a: &[f32], b: &[f32], m: usize, k: usize, n: usize) -> Vec<f32> {
     for p in 0..k {
         let b_row = &b[p * n..(p + 1) * n];
         for i in 0..m {
-            let a_pi = a[p * m + i];
-            for (cv, &bv) in c[i * n..(i + 1) * n].iter_mut().zip(b_row) {
-                *cv += a_pi * bv;
-            }
+            kernels::axpy(&mut c[i * n..(i + 1) * n], a[p * m + i], b_row);
         }
     }
     c
@@ -80,13 +73,9 @@ fn matmul_tn(a: &[f32], b: &[f32], m: usize, k: usize, n: usize) -> Vec<f32> {
 /// Multiplies A `[m, k]` by B stored transposed as `[n, k]`, so each C element is a dot product
 /// of two contiguous rows.
 fn matmul_nt(a: &[f32], b: &[f32], m: usize, k: usize, n: usize) -> Vec<f32> {
-    let mut c = Vec::with_capacity(m * n);
+    let mut c = vec![0.0f32; m * n];
     for i in 0..m {
-        let a_row = &a[i * k..(i + 1) * k];
-        for j in 0..n {
-            let b_row = &b[j * k..(j + 1) * k];
-            c.push(a_row.iter().zip(b_row).map(|(&p, &q)| p * q).sum::<f32>());
-        }
+        kernels::add_mat_vec(&mut c[i * n..(i + 1) * n], b, &a[i * k..(i + 1) * k]);
     }
     c
 }
