@@ -11,6 +11,7 @@ mod hash;
 pub mod io;
 pub mod json;
 pub mod layers;
+mod math;
 pub mod model;
 pub mod number;
 pub mod ops;

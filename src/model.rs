@@ -9,6 +9,7 @@ use crate::layers::{
     self, Conv2dConfig, DenseConfig, Initializer, Layer, LayerConfig, ParamInit, ParamSlot, Pass,
     PoolConfig, Saved,
 };
+use crate::math;
 use crate::ops::{Activation, Padding};
 use crate::tensor::Tensor;
 use crate::{Error, Result};
@@ -481,7 +482,7 @@ fn truncated_normal(values: &mut [f32], std: f64, rng: &mut impl Rng) {
             // Box-Muller transform of two uniforms.
             let u1: f64 = rng.random_range(f64::EPSILON..1.0);
             let u2: f64 = rng.random_range(0.0..1.0);
-            let z = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
+            let z = (-2.0 * math::ln(u1)).sqrt() * math::sin_cos(std::f64::consts::TAU * u2).1;
             if z.abs() <= 2.0 {
                 break z;
             }

@@ -126,7 +126,8 @@ impl AugmentConfig {
         // The image is mirrored, then rotated, scaled and shifted, so an output pixel samples
         // the input at M R^-1 (o - shift) / scale around the centre, where the mirror M
         // negates x.
-        let (sin, cos) = angle.sin_cos();
+        let (sin, cos) = crate::math::sin_cos(f64::from(angle));
+        let (sin, cos) = (sin as f32, cos as f32);
         let [a, b, c, d] = [cos / scale, sin / scale, -sin / scale, cos / scale];
         let tx = -(a * shift[0] + b * shift[1]);
         let ty = -(c * shift[0] + d * shift[1]);
