@@ -18,9 +18,11 @@ build_core() {
         target/wasm32-unknown-unknown/wasm-size/webcnn.wasm
     # Debian's binaryen is too old (its output fails in Chromium), so use the pinned npm one.
     # --converge repeats -Oz until the module stops shrinking: about 1.2 KB gzipped for 10 s more.
-    www/node_modules/.bin/wasm-opt -Oz --converge --enable-bulk-memory \
-        --enable-nontrapping-float-to-int --enable-reference-types --enable-sign-ext \
-        --enable-mutable-globals "$out_dir/webcnn_bg.wasm" -o "$out_dir/webcnn_bg.wasm"
+    # The producers and target features sections are metadata that no browser reads.
+    www/node_modules/.bin/wasm-opt -Oz --converge --strip-producers --strip-target-features \
+        --enable-bulk-memory --enable-nontrapping-float-to-int --enable-reference-types \
+        --enable-sign-ext --enable-mutable-globals "$out_dir/webcnn_bg.wasm" \
+        -o "$out_dir/webcnn_bg.wasm"
 }
 
 # The pages and the browser benchmark need the bindings of the `pages` feature. The npm package

@@ -1,6 +1,7 @@
 //! Sine, cosine and the natural logarithm, for weight initialisation and augmentation. The wasm
-//! build calls JavaScript's `Math`, so the module carries no code of its own for them (5 KB,
-//! most of it the argument reduction of sine and cosine). Native builds use Rust's.
+//! build calls JavaScript's `Math`, so the module carries no code of its own for them (9.5 KB,
+//! 4.1 KB gzipped, most of it the argument reduction of sine and cosine). Native builds use
+//! Rust's.
 
 /// Returns the sine and the cosine of `x` radians.
 pub fn sin_cos(x: f64) -> (f64, f64) {

@@ -80,20 +80,39 @@ fn module_sources(module: &str) -> &'static [&'static str] {
 /// Builds the WGSL source of `kernel`: conditional sections resolved, placeholders filled in.
 pub(crate) fn kernel_source(kernel: &Kernel) -> String {
     let text = module_sources(kernel.module).concat();
-    let mut source = select_sections(&text, &kernel.defines);
-    for (name, value) in &kernel.defines {
-        source = source.replace(&format!("{{{{{name}}}}}"), &value.to_string());
+    fill_placeholders(&select_sections(&text, &kernel.defines), kernel)
+}
+
+/// Replaces each `{{NAME}}` in `text` with the value of the define or the code of the snippet
+/// named NAME, in one pass. Panics on a placeholder that `kernel` does not fill.
+fn fill_placeholders(text: &str, kernel: &Kernel) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(mut start) = rest.as_bytes().windows(2).position(|pair| pair == b"{{") {
+        // In `{{{NAME}}` the first brace is WGSL's.
+        while rest.as_bytes().get(start + 2) == Some(&b'{') {
+            start += 1;
+        }
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after.find('}').unwrap_or(after.len());
+        let name = &after[..end];
+        if let Some((_, value)) = kernel.defines.iter().find(|(n, _)| *n == name) {
+            out.push_str(&value.to_string());
+        } else if let Some((_, code)) = kernel.snippets.iter().find(|(n, _)| *n == name) {
+            out.push_str(code);
+        } else {
+            panic!(
+                "kernel {}::{} has an unfilled placeholder {{{{{name}}}}}",
+                kernel.module, kernel.entry
+            );
+        }
+        rest = after[end..]
+            .strip_prefix("}}")
+            .expect("a placeholder ends with }}");
     }
-    for (name, code) in &kernel.snippets {
-        source = source.replace(&format!("{{{{{name}}}}}"), code);
-    }
-    assert!(
-        !source.contains("{{"),
-        "kernel {}::{} has an unfilled placeholder",
-        kernel.module,
-        kernel.entry
-    );
-    source
+    out.push_str(rest);
+    out
 }
 
 /// Keeps the lines of each `//#if NAME` ... `//#endif` section only when `NAME` is non-zero.
@@ -176,5 +195,24 @@ mod tests {
         assert_eq!(select_sections(text, &[("X", 1), ("Y", 1)]), "a\nb\nc\nd\n");
         assert_eq!(select_sections(text, &[("X", 1)]), "a\nc\nd\n");
         assert_eq!(select_sections(text, &[("Y", 1)]), "d\n");
+    }
+
+    #[test]
+    fn placeholders_are_filled_in_one_pass() {
+        let kernel = Kernel::new("pool", "main")
+            .define("N", 7)
+            .snippet("BODY", "x = {{N}};".into());
+        let text = "fn f() { if (a) {{{BODY}} }}\nlet n = {{N}}u; {{N}}";
+        let expected = "fn f() { if (a) {x = {{N}}; }}\nlet n = 7u; 7";
+        assert_eq!(fill_placeholders(text, &kernel), expected);
+    }
+
+    #[test]
+    #[should_panic(expected = "kernel pool::main has an unfilled placeholder {{M}}")]
+    fn unknown_placeholder_panics() {
+        fill_placeholders(
+            "let m = {{M}};",
+            &Kernel::new("pool", "main").define("N", 7),
+        );
     }
 }

@@ -74,10 +74,10 @@ impl Engine {
         match self {
             Engine::Gpu(gpu) => {
                 let info = &gpu.info;
-                format!("{} ({})", info.name, info.driver_info)
-                    .replace(" ()", "")
-                    .trim()
-                    .to_string()
+                match info.driver_info.as_str() {
+                    "" => info.name.trim().to_string(),
+                    driver => format!("{} ({driver})", info.name).trim().to_string(),
+                }
             }
             Engine::Cpu => "WebAssembly on the CPU".to_string(),
         }

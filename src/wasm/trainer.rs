@@ -107,7 +107,8 @@ enum State {
     Empty,
     /// A model not in training, with the optimizer state of its last run, if any.
     Idle(Net, Option<OptimizerState>),
-    Training(Run),
+    /// A run in progress, boxed because a session is much larger than the other states.
+    Training(Box<Run>),
 }
 
 /// Trains and runs models for the page, on WebGPU or, without it, on the CPU.
@@ -285,7 +286,7 @@ impl Trainer {
             config: run.net().config(),
         };
         let result = to_js(&result);
-        self.state = State::Training(run);
+        self.state = State::Training(Box::new(run));
         Ok(result)
     }
 
