@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds the wasm modules and the pages. Each module is a wasm32 build, wasm-bindgen --target web
-# and wasm-opt from npm's binaryen: www/pkg/ with the pages' bindings, js/pkg/ with the npm
-# package's core and js/pkg/tfjs/ with its model import. Vite then builds the pages into
-# www/dist/.
+# and wasm-opt from npm's binaryen: www/pkg/ with the pages' bindings, js/pkg/ and js/pkg/cpu/
+# with the npm package's cores for WebGPU and for the CPU, and js/pkg/tfjs/ with its model
+# import. Vite then builds the pages into www/dist/.
 # Expects what scripts/install.sh installs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,11 +26,12 @@ build_core() {
 }
 
 # The pages and the browser benchmark need the bindings of the `pages` feature. The npm package
-# gets the lean core, and the Keras and tfjs import as a second module that it loads only to
-# import a model.json. The three builds of the webcnn crate (about 10 s each) replace each other
-# in target/, but the dependencies are built once.
+# gets a lean core for each backend, of which a browser loads one, and the Keras and tfjs import
+# as a module that it loads only to import a model.json. The four builds of the webcnn crate
+# (about 10 s each) replace each other in target/, but the dependencies are built once.
 build_core www/pkg --features pages
-build_core js/pkg --features trainer
+build_core js/pkg --features trainer,webgpu
+build_core js/pkg/cpu --features trainer,cpu
 build_core js/pkg/tfjs --features tfjs-import
 (cd www && npx --no-install vite build --logLevel warn)
 # The showcase (embed.html) points its trainer element at data/mnist-10k-*.gz.

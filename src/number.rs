@@ -4,7 +4,9 @@
 //! The wasm build gets its digits and values from JavaScript's `Number`, whose formatting and
 //! parsing are exact, so the module carries none of core's float formatting and parsing code
 //! and tables. Native builds use core's. Both read an `f32` as the nearest `f64`, then round
-//! it to `f32`, so the native CLI and the browser read every file to the same values.
+//! it to `f32`, so the native CLI and the browser read every file to the same values. The text
+//! they write may differ in the last digit of a value halfway between two candidates, which
+//! core rounds to even and JavaScript rounds up, but both texts read back to the same value.
 
 use std::fmt;
 
@@ -28,16 +30,16 @@ impl fmt::Display for Shortest<f32> {
     }
 }
 
-/// Appends the shortest digits that `parse_f64` reads back as `value`. Infinities and NaN are
-/// written `inf`, `-inf` and `NaN`.
+/// Appends the shortest digits that `parse_f64` reads back as `value`. Infinities and NaN, for
+/// messages, are written `inf`, `-inf` and `NaN`, which the parsers do not read.
 pub fn write_f64(value: f64, out: &mut String) {
     if !write_special(value, out) {
         write_positional(&exponential(value.abs(), None), out);
     }
 }
 
-/// Appends the shortest digits that `parse_f32` reads back as `value`. Infinities and NaN are
-/// written `inf`, `-inf` and `NaN`.
+/// Appends the shortest digits that `parse_f32` reads back as `value`. Infinities and NaN, for
+/// messages, are written `inf`, `-inf` and `NaN`, which the parsers do not read.
 pub fn write_f32(value: f32, out: &mut String) {
     if write_special(value as f64, out) {
         return;
@@ -52,14 +54,14 @@ pub fn write_f32(value: f32, out: &mut String) {
     write_positional(&text, out);
 }
 
-/// Reads a decimal number such as `-2.5e-3`, rounded to the nearest `f64`. Returns `None` for
-/// text that is not a number.
+/// Reads a JSON number such as `-2.5e-3`, rounded to the nearest `f64`. Returns `None` for
+/// text that is not a number, and an infinity beyond the range of `f64`.
 pub fn parse_f64(text: &str) -> Option<f64> {
     parse(text)
 }
 
-/// Reads a decimal number as the nearest `f64`, rounded to `f32`. Returns `None` for text that
-/// is not a number, and an infinity beyond the range of `f32`.
+/// Reads a JSON number as the nearest `f64`, rounded to `f32`. Returns `None` for text that is
+/// not a number, and an infinity beyond the range of `f32`.
 pub fn parse_f32(text: &str) -> Option<f32> {
     parse(text).map(|value| value as f32)
 }
@@ -144,23 +146,27 @@ fn exponential(value: f64, digits: Option<usize>) -> String {
     text.expect("a finite number has a decimal form").into()
 }
 
-/// Reads a decimal number, rounded to the nearest `f64`.
+/// Reads a decimal number, rounded to the nearest `f64`. Text with characters other than digits,
+/// signs, points and exponents, such as `inf`, is rejected as in the wasm build.
 #[cfg(not(target_arch = "wasm32"))]
 fn parse(text: &str) -> Option<f64> {
-    text.parse().ok()
+    let number = text
+        .bytes()
+        .all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b));
+    text.parse().ok().filter(|_| number)
 }
 
-/// Reads a decimal number, rounded to the nearest `f64`. JavaScript's `parseFloat` reads the
-/// number at the start of the text and ignores the rest, so text with other characters is
-/// rejected first. The JSON parser has checked the grammar of the numbers it passes.
+/// Reads a decimal number, rounded to the nearest `f64`. JavaScript's `Number` also reads
+/// `Infinity`, hexadecimal and blank text, so text with other characters is rejected first.
+/// The JSON parser has checked the grammar of the numbers it passes.
 #[cfg(target_arch = "wasm32")]
 fn parse(text: &str) -> Option<f64> {
-    let digits = text.trim_start_matches(['+', '-']);
-    let number = digits.starts_with(|c: char| c.is_ascii_digit() || c == '.')
+    let number = !text.is_empty()
         && text
             .bytes()
             .all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b));
-    number.then(|| js_sys::Number::parse_float(text))
+    let value = text.parse::<js_sys::Number>().ok()?.value_of();
+    (number && !value.is_nan()).then_some(value)
 }
 
 #[cfg(test)]

@@ -24,32 +24,48 @@ export function post(message, transfer = []) {
 }
 
 /**
- * Creates a wasm `Trainer` on WebGPU, or on the CPU when the browser has no usable adapter.
- * Returns {trainer, backend, adapter, fallbackReason}.
+ * Requests a WebGPU adapter. Resolves to {adapter, problem}: the adapter, or null and the
+ * reason WebGPU cannot be used.
  */
-export async function openTrainer(Trainer) {
-  let gpuProblem = null;
-  let adapterName = '';
-  let trainer = null;
+export async function requestAdapter() {
   if (!self.navigator.gpu) {
-    gpuProblem = 'this browser does not expose WebGPU (navigator.gpu is missing)';
-  } else {
-    const adapter = await self.navigator.gpu.requestAdapter().catch(() => null);
-    if (!adapter) gpuProblem = 'the browser found no WebGPU adapter';
-    // wgpu's WebGPU backend leaves its adapter info empty, so describe the adapter here.
-    const info = adapter?.info ?? {};
-    adapterName = [info.vendor, info.architecture, info.description].filter(Boolean).join(' ');
+    return { adapter: null, problem: 'this browser does not expose WebGPU (navigator.gpu is missing)' };
   }
+  const adapter = await self.navigator.gpu.requestAdapter().catch(() => null);
+  return { adapter, problem: adapter ? null : 'the browser found no WebGPU adapter' };
+}
+
+/**
+ * Creates a wasm `Trainer` on WebGPU, or on the CPU when the browser has no usable adapter.
+ * `loadCore(backend)` resolves to the initialised wasm module that trains on `backend`
+ * ('webgpu' or 'cpu'): the pages pass one module for both, and the npm package a core for each,
+ * so that a browser downloads only the one it uses. Returns {trainer, core, backend, adapter,
+ * fallbackReason}, where `core` is the module of the trainer.
+ */
+export async function openTrainer(loadCore) {
+  const { adapter, problem } = await requestAdapter();
+  let gpuProblem = problem;
+  let trainer = null;
+  let core = null;
+  // wgpu's WebGPU backend leaves its adapter info empty, so describe the adapter here.
+  const info = adapter?.info ?? {};
+  const adapterName = [info.vendor, info.architecture, info.description].filter(Boolean).join(' ');
   if (!gpuProblem) {
+    // A core that fails to load rejects here: only a failed device request falls back.
+    core = await loadCore('webgpu');
     try {
-      trainer = await Trainer.create();
+      trainer = await core.Trainer.create();
     } catch (error) {
       gpuProblem = errorText(error);
     }
   }
-  if (gpuProblem) trainer = Trainer.createCpu(gpuProblem);
+  if (gpuProblem) {
+    core = await loadCore('cpu');
+    trainer = core.Trainer.createCpu(gpuProblem);
+  }
   return {
     trainer,
+    core,
     backend: trainer.backend,
     adapter: trainer.backend === 'webgpu' ? adapterName || 'unnamed adapter' : trainer.adapter,
     fallbackReason: trainer.fallbackReason ?? null,

@@ -2,14 +2,50 @@
 // handles the requests of model.js; the engine and training loop are shared with the trainer
 // page (engine.js).
 
-import init, { Trainer, describeModel, parseIdx, presetConfig } from '../pkg/webcnn.js';
-import { TrainerDriver, fetchBytes, fetchIdx, openTrainer, serve } from './engine.js';
+import { TrainerDriver, fetchBytes, fetchIdx, openTrainer, requestAdapter, serve } from './engine.js';
 
 let trainer = null;
 let driver = null;
 
-function classesOf(config) {
-  const rows = describeModel(config);
+// The wasm core of each backend, a module of its own, so that a browser downloads only the one
+// it trains on. The import paths are literal so that bundlers find both modules.
+const CORE_IMPORTS = {
+  webgpu: () => import('../pkg/webcnn.js'),
+  cpu: () => import('../pkg/cpu/webcnn.js'),
+};
+const cores = {};
+// The core of the open trainer, or before `open` the core this browser would train on.
+let core = null;
+
+// Loads and initialises the core of `backend` once. A failed load is not kept, so a later call
+// in this worker tries again.
+function loadCore(backend) {
+  cores[backend] ??= CORE_IMPORTS[backend]()
+    .then(async (module) => {
+      await module.default();
+      return module;
+    })
+    .catch((error) => {
+      delete cores[backend];
+      throw error;
+    });
+  return cores[backend];
+}
+
+// Returns the core for requests that need no trainer: the one `open` chose, or else the one it
+// would choose, the WebGPU core where the browser has an adapter.
+async function currentCore() {
+  if (!core) {
+    const { problem } = await requestAdapter();
+    const loaded = await loadCore(problem ? 'cpu' : 'webgpu');
+    // `open` may have chosen a core while this one loaded.
+    core ??= loaded;
+  }
+  return core;
+}
+
+async function classesOf(config) {
+  const rows = (await currentCore()).describeModel(config);
   return rows[rows.length - 1].output_shape[0];
 }
 
@@ -42,25 +78,26 @@ async function fetchTfjs(url) {
 
 serve({
   async open() {
-    await init();
-    const engine = await openTrainer(Trainer);
+    const engine = await openTrainer(loadCore);
+    core = engine.core;
     trainer = engine.trainer;
     driver = new TrainerDriver(trainer);
     const { backend, adapter, fallbackReason } = engine;
     return { backend, adapter, fallbackReason };
   },
   async preset({ name }) {
-    return presetConfig(name);
+    return (await currentCore()).presetConfig(name);
   },
   async describe({ config }) {
-    return describeModel(config);
+    return (await currentCore()).describeModel(config);
   },
   // Trains with x, y as the data; `build` is 'new' (fresh weights from the config), 'config'
   // (keep the weights, rebuild with the config's trainable flags and fresh optimizer state) or
   // 'keep' (keep the weights and, for the same optimizer config, the optimizer state).
   async fit({ config, build, x, y, shape, optimizer, train }) {
+    const classes = await classesOf(config);
     await driver.exclusive(async () => {
-      trainer.setTrainingData(x, y, shape, classesOf(config));
+      trainer.setTrainingData(x, y, shape, classes);
       if (build === 'config') await trainer.setConfig(config);
     });
     return driver.train({ model: build === 'new' ? config : null, optimizer, train });
@@ -90,8 +127,8 @@ serve({
     return driver.exclusive(() => trainer.load(bytes, url));
   },
   async parseIdx({ imagesUrl, labelsUrl }) {
-    await init();
+    const wasm = await currentCore();
     const [images, labels] = await Promise.all([fetchIdx(imagesUrl), fetchIdx(labelsUrl)]);
-    return parseIdx(images, labels);
+    return wasm.parseIdx(images, labels);
   },
 });

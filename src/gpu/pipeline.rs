@@ -100,6 +100,8 @@ fn fill_placeholders(text: &str, kernel: &Kernel) -> String {
         if let Some((_, value)) = kernel.defines.iter().find(|(n, _)| *n == name) {
             out.push_str(&value.to_string());
         } else if let Some((_, code)) = kernel.snippets.iter().find(|(n, _)| *n == name) {
+            // Snippets are inserted as they are, so they must hold no placeholders of their own.
+            debug_assert!(!code.as_bytes().windows(2).any(|pair| pair == b"{{"));
             out.push_str(code);
         } else {
             panic!(
@@ -201,9 +203,9 @@ mod tests {
     fn placeholders_are_filled_in_one_pass() {
         let kernel = Kernel::new("pool", "main")
             .define("N", 7)
-            .snippet("BODY", "x = {{N}};".into());
+            .snippet("BODY", "x = n;".into());
         let text = "fn f() { if (a) {{{BODY}} }}\nlet n = {{N}}u; {{N}}";
-        let expected = "fn f() { if (a) {x = {{N}}; }}\nlet n = 7u; 7";
+        let expected = "fn f() { if (a) {x = n; }}\nlet n = 7u; 7";
         assert_eq!(fill_placeholders(text, &kernel), expected);
     }
 

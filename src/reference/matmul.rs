@@ -146,8 +146,26 @@ mod tests {
 
     #[test]
     fn matmul_with_empty_inner_axis_is_zero() {
-        assert_eq!(matmul(&[], &[], 2, 0, 3, false, false), vec![0.0; 6]);
-        assert_eq!(matmul(&[], &[], 2, 0, 3, true, true), vec![0.0; 6]);
+        for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+            assert_eq!(matmul(&[], &[], 2, 0, 3, ta, tb), vec![0.0; 6], "{ta} {tb}");
+        }
+    }
+
+    #[test]
+    fn matmul_with_an_empty_side_is_empty() {
+        let a = [1.0, 2.0];
+        for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+            assert_eq!(
+                matmul(&a, &[], 1, 2, 0, ta, tb),
+                Vec::<f32>::new(),
+                "n = 0, {ta} {tb}"
+            );
+            assert_eq!(
+                matmul(&[], &a, 0, 2, 1, ta, tb),
+                Vec::<f32>::new(),
+                "m = 0, {ta} {tb}"
+            );
+        }
     }
 
     #[test]

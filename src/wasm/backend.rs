@@ -1,32 +1,46 @@
 //! The device a [`super::Trainer`] trains on: WebGPU through [`crate::gpu::Gpu`], or the CPU
 //! reference path when the browser has no usable WebGPU adapter. Each enum forwards to the
-//! matching engine type, so the trainer is written once for both.
+//! matching engine type, so the trainer is written once for both. The Cargo features `webgpu`
+//! and `cpu` keep the variants of each engine, so a module can carry one engine or both.
 
+#[cfg(feature = "webgpu")]
 use std::rc::Rc;
 
+#[cfg(feature = "cpu")]
 use crate::cpu::{self, CpuModel, CpuOptimizer, CpuSession};
 use crate::data::Dataset;
+#[cfg(feature = "webgpu")]
 use crate::gpu::Gpu;
 use crate::io;
-use crate::model::{Model, ModelConfig};
+#[cfg(feature = "webgpu")]
+use crate::model::Model;
+use crate::model::ModelConfig;
 use crate::ops::augment::AugmentConfig;
-use crate::optim::{Optimizer, OptimizerConfig};
-use crate::train::{self, EpochReport, Evaluation, RunOutcome, Session, StepReport, TrainConfig};
+#[cfg(feature = "webgpu")]
+use crate::optim::Optimizer;
+use crate::optim::OptimizerConfig;
+#[cfg(feature = "webgpu")]
+use crate::train::{self, Session};
+use crate::train::{EpochReport, Evaluation, RunOutcome, StepReport, TrainConfig};
 use crate::Result;
 
 /// Device that builds and trains the models.
 pub enum Engine {
     /// A WebGPU device.
+    #[cfg(feature = "webgpu")]
     Gpu(Rc<Gpu>),
     /// The CPU reference ops, on the worker's thread.
+    #[cfg(feature = "cpu")]
     Cpu,
 }
 
 /// A built model that is not training.
 pub enum Net {
     /// Parameters on the GPU.
+    #[cfg(feature = "webgpu")]
     Gpu(Model),
     /// Parameters in wasm memory.
+    #[cfg(feature = "cpu")]
     Cpu(CpuModel),
 }
 
@@ -34,29 +48,36 @@ pub enum Net {
 #[derive(Clone, Copy)]
 pub enum NetRef<'a> {
     /// Parameters on the GPU.
+    #[cfg(feature = "webgpu")]
     Gpu(&'a Model),
     /// Parameters in wasm memory.
+    #[cfg(feature = "cpu")]
     Cpu(&'a CpuModel),
 }
 
 /// Optimizer state kept from a finished run, for the next run on the same model.
 pub enum OptimizerState {
     /// Moments or velocity on the GPU.
+    #[cfg(feature = "webgpu")]
     Gpu(Optimizer),
     /// Moments or velocity in wasm memory.
+    #[cfg(feature = "cpu")]
     Cpu(CpuOptimizer),
 }
 
 /// A training run in progress.
 pub enum Run {
     /// Training on the GPU.
+    #[cfg(feature = "webgpu")]
     Gpu(Session),
     /// Training on the CPU.
+    #[cfg(feature = "cpu")]
     Cpu(CpuSession),
 }
 
 impl Engine {
     /// Opens a WebGPU device. Fails with the adapter error when the browser has no WebGPU.
+    #[cfg(feature = "webgpu")]
     pub async fn webgpu() -> Result<Engine> {
         Ok(Engine::Gpu(Rc::new(super::open_gpu().await?)))
     }
@@ -64,7 +85,9 @@ impl Engine {
     /// Short name shown on the page: `webgpu` or `cpu`.
     pub fn name(&self) -> &'static str {
         match self {
+            #[cfg(feature = "webgpu")]
             Engine::Gpu(_) => "webgpu",
+            #[cfg(feature = "cpu")]
             Engine::Cpu => "cpu",
         }
     }
@@ -72,6 +95,7 @@ impl Engine {
     /// Adapter description, for the page's status line.
     pub fn adapter(&self) -> String {
         match self {
+            #[cfg(feature = "webgpu")]
             Engine::Gpu(gpu) => {
                 let info = &gpu.info;
                 match info.driver_info.as_str() {
@@ -79,6 +103,7 @@ impl Engine {
                     driver => format!("{} ({driver})", info.name).trim().to_string(),
                 }
             }
+            #[cfg(feature = "cpu")]
             Engine::Cpu => "WebAssembly on the CPU".to_string(),
         }
     }
@@ -87,7 +112,9 @@ impl Engine {
     #[cfg(feature = "pages")]
     pub fn buffer_stats(&self) -> crate::gpu::BufferStats {
         match self {
+            #[cfg(feature = "webgpu")]
             Engine::Gpu(gpu) => gpu.buffer_stats(),
+            #[cfg(feature = "cpu")]
             Engine::Cpu => crate::gpu::BufferStats::default(),
         }
     }
@@ -95,7 +122,9 @@ impl Engine {
     /// Builds `config` with weights drawn from `seed`.
     pub fn build(&self, config: ModelConfig, seed: u64) -> Result<Net> {
         match self {
+            #[cfg(feature = "webgpu")]
             Engine::Gpu(gpu) => Ok(Net::Gpu(Model::new(gpu.clone(), config, seed)?)),
+            #[cfg(feature = "cpu")]
             Engine::Cpu => Ok(Net::Cpu(CpuModel::new(config, seed)?)),
         }
     }
@@ -103,7 +132,9 @@ impl Engine {
     /// Builds a model from a file written by [`NetRef::to_bytes`]; `source` names it in errors.
     pub fn load(&self, bytes: &[u8], source: &str) -> Result<Net> {
         match self {
+            #[cfg(feature = "webgpu")]
             Engine::Gpu(gpu) => Ok(Net::Gpu(io::from_bytes(gpu.clone(), bytes, source)?)),
+            #[cfg(feature = "cpu")]
             Engine::Cpu => Ok(Net::Cpu(CpuModel::from_bytes(bytes, source)?)),
         }
     }
@@ -120,6 +151,7 @@ impl Engine {
         config: &TrainConfig,
     ) -> Result<Run> {
         match net {
+            #[cfg(feature = "webgpu")]
             Net::Gpu(model) => {
                 let previous = match previous {
                     Some(OptimizerState::Gpu(state)) => Some(state),
@@ -129,6 +161,7 @@ impl Engine {
                 log_resumed(optimizer.steps());
                 Ok(Run::Gpu(Session::new(model, optimizer, data, config)?))
             }
+            #[cfg(feature = "cpu")]
             Net::Cpu(model) => {
                 let previous = match previous {
                     Some(OptimizerState::Cpu(state)) => Some(state),
@@ -147,7 +180,9 @@ impl Net {
     /// Borrows the model.
     pub fn as_ref(&self) -> NetRef<'_> {
         match self {
+            #[cfg(feature = "webgpu")]
             Net::Gpu(model) => NetRef::Gpu(model),
+            #[cfg(feature = "cpu")]
             Net::Cpu(model) => NetRef::Cpu(model),
         }
     }
@@ -157,7 +192,9 @@ impl<'a> NetRef<'a> {
     /// Returns the config the model was built from.
     pub fn config(self) -> &'a ModelConfig {
         match self {
+            #[cfg(feature = "webgpu")]
             NetRef::Gpu(model) => model.config(),
+            #[cfg(feature = "cpu")]
             NetRef::Cpu(model) => model.config(),
         }
     }
@@ -165,7 +202,9 @@ impl<'a> NetRef<'a> {
     /// Keras-style summary, one line per layer.
     pub fn summary(self) -> String {
         match self {
+            #[cfg(feature = "webgpu")]
             NetRef::Gpu(model) => model.summary(),
+            #[cfg(feature = "cpu")]
             NetRef::Cpu(model) => format!(
                 "{} layers, {} parameters",
                 model.config().layers.len(),
@@ -177,7 +216,9 @@ impl<'a> NetRef<'a> {
     /// Serialises the config and weights (the webcnn safetensors file).
     pub async fn to_bytes(self) -> Result<Vec<u8>> {
         match self {
+            #[cfg(feature = "webgpu")]
             NetRef::Gpu(model) => io::to_bytes(model).await,
+            #[cfg(feature = "cpu")]
             NetRef::Cpu(model) => model.to_bytes(),
         }
     }
@@ -185,7 +226,9 @@ impl<'a> NetRef<'a> {
     /// Named parameter tensors: name, shape, values.
     pub async fn weights(self) -> Result<io::Weights> {
         match self {
+            #[cfg(feature = "webgpu")]
             NetRef::Gpu(model) => model.weights().await,
+            #[cfg(feature = "cpu")]
             NetRef::Cpu(model) => Ok(model.weights()),
         }
     }
@@ -193,7 +236,9 @@ impl<'a> NetRef<'a> {
     /// Loss, accuracy, confusion matrix and predictions on `data`.
     pub async fn evaluate(self, data: &Dataset, batch_size: usize) -> Result<Evaluation> {
         match self {
+            #[cfg(feature = "webgpu")]
             NetRef::Gpu(model) => train::evaluate(model, data, batch_size).await,
+            #[cfg(feature = "cpu")]
             NetRef::Cpu(model) => cpu::evaluate(model, data, batch_size),
         }
     }
@@ -201,7 +246,9 @@ impl<'a> NetRef<'a> {
     /// Returns the class probabilities `[n, classes]` of `images` (`n` images, NHWC, flat).
     pub async fn predict(self, images: &[f32], batch_size: usize) -> Result<Vec<f32>> {
         match self {
+            #[cfg(feature = "webgpu")]
             NetRef::Gpu(model) => train::predict(model, images, batch_size).await,
+            #[cfg(feature = "cpu")]
             NetRef::Cpu(model) => cpu::predict(model, images, batch_size),
         }
     }
@@ -211,7 +258,9 @@ impl Run {
     /// Runs up to `max_steps` steps; see [`Session::run`].
     pub async fn run(&mut self, max_steps: usize) -> Result<RunOutcome> {
         match self {
+            #[cfg(feature = "webgpu")]
             Run::Gpu(session) => session.run(max_steps).await,
+            #[cfg(feature = "cpu")]
             Run::Cpu(session) => session.run(max_steps),
         }
     }
@@ -219,7 +268,9 @@ impl Run {
     /// Sets the random warp of the training images.
     pub fn set_augment(&mut self, config: AugmentConfig) -> Result<()> {
         match self {
+            #[cfg(feature = "webgpu")]
             Run::Gpu(session) => session.set_augment(config),
+            #[cfg(feature = "cpu")]
             Run::Cpu(session) => session.set_augment(config),
         }
     }
@@ -227,7 +278,9 @@ impl Run {
     /// Metrics of the current epoch so far, as of the last [`Run::run`] call.
     pub fn progress(&self) -> StepReport {
         match self {
+            #[cfg(feature = "webgpu")]
             Run::Gpu(session) => session.progress(),
+            #[cfg(feature = "cpu")]
             Run::Cpu(session) => session.progress(),
         }
     }
@@ -235,7 +288,9 @@ impl Run {
     /// Steps per epoch.
     pub fn steps_per_epoch(&self) -> usize {
         match self {
+            #[cfg(feature = "webgpu")]
             Run::Gpu(session) => session.steps_per_epoch(),
+            #[cfg(feature = "cpu")]
             Run::Cpu(session) => session.steps_per_epoch(),
         }
     }
@@ -243,7 +298,9 @@ impl Run {
     /// Reports of the finished epochs.
     pub fn reports(&self) -> &[EpochReport] {
         match self {
+            #[cfg(feature = "webgpu")]
             Run::Gpu(session) => session.reports(),
+            #[cfg(feature = "cpu")]
             Run::Cpu(session) => session.reports(),
         }
     }
@@ -251,7 +308,9 @@ impl Run {
     /// Returns the model being trained.
     pub fn net(&self) -> NetRef<'_> {
         match self {
+            #[cfg(feature = "webgpu")]
             Run::Gpu(session) => NetRef::Gpu(session.model()),
+            #[cfg(feature = "cpu")]
             Run::Cpu(session) => NetRef::Cpu(session.model()),
         }
     }
@@ -260,10 +319,12 @@ impl Run {
     /// [`Engine::start`] on the model can go on with.
     pub fn finish(self) -> (Net, OptimizerState) {
         match self {
+            #[cfg(feature = "webgpu")]
             Run::Gpu(session) => {
                 let (model, optimizer) = session.into_parts();
                 (Net::Gpu(model), OptimizerState::Gpu(optimizer))
             }
+            #[cfg(feature = "cpu")]
             Run::Cpu(session) => {
                 let (model, optimizer) = session.into_parts();
                 (Net::Cpu(model), OptimizerState::Cpu(optimizer))

@@ -5,10 +5,15 @@
 //! JS side gunzips them (`fetchIdx` in `js/src/engine.js`).
 //!
 //! Cargo features choose the bindings of each build. `trainer` is the npm package's core: the
-//! [`Trainer`] and the model helpers that `js/src/worker.js` calls. `tfjs-import` is the Keras
-//! and tfjs model import, which the package loads as a module of its own. `pages` adds to
-//! `trainer` the bindings that only the pages in `www/` and the browser benchmark
-//! (`bench/browser/`) call: [`FaceDetector`], [`Bench`] and more [`Trainer`] methods.
+//! [`Trainer`] and the model helpers that `js/src/worker.js` calls. `webgpu` and `cpu` choose the
+//! engines a trainer can train on, and the package has one core for each, so that a browser
+//! downloads only the one it uses. `tfjs-import` is the Keras and tfjs model import, which the
+//! package loads as a module of its own. `pages` adds to `trainer` with both engines the bindings
+//! that only the pages in `www/` and the browser benchmark (`bench/browser/`) call:
+//! [`FaceDetector`], [`Bench`] and more [`Trainer`] methods.
+
+#[cfg(all(feature = "trainer", not(any(feature = "webgpu", feature = "cpu"))))]
+compile_error!("the `trainer` feature needs an engine: enable `webgpu`, `cpu` or both");
 
 #[cfg(feature = "trainer")]
 mod backend;
@@ -31,7 +36,7 @@ use wasm_bindgen::prelude::*;
 use crate::data::{
     parse_idx_dataset, stratified_split, DataSplit, DEFAULT_SPLIT_SEED, DEFAULT_TEST_FRACTION,
 };
-#[cfg(feature = "trainer")]
+#[cfg(all(feature = "trainer", feature = "webgpu"))]
 use crate::gpu::{Gpu, GpuOptions};
 #[cfg(feature = "trainer")]
 use crate::model::{build_layers, check_output, ModelConfig};
@@ -77,7 +82,7 @@ fn from_js<T: FromJson>(value: &JsValue, what: &str) -> Result<T, JsError> {
 
 /// Opens a WebGPU device whose uncaptured errors go to the console. wgpu's default handler
 /// panics, which would hide the WebGPU message.
-#[cfg(feature = "trainer")]
+#[cfg(all(feature = "trainer", feature = "webgpu"))]
 async fn open_gpu() -> crate::Result<Gpu> {
     let gpu = Gpu::new(GpuOptions::default()).await?;
     gpu.device.on_uncaptured_error(std::sync::Arc::new(|error| {

@@ -123,12 +123,14 @@ pub struct Trainer {
 #[wasm_bindgen]
 impl Trainer {
     /// Opens a WebGPU device. Raises the adapter error when the browser has no WebGPU.
+    #[cfg(feature = "webgpu")]
     pub async fn create() -> Result<Trainer, JsError> {
         let engine = Engine::webgpu().await.map_err(js_error)?;
         Ok(Trainer::with_engine(engine, None))
     }
 
     /// Creates a trainer on the CPU. `reason` explains why WebGPU is not used, for the page.
+    #[cfg(feature = "cpu")]
     #[wasm_bindgen(js_name = createCpu)]
     pub fn create_cpu(reason: String) -> Trainer {
         log::warn!("WebGPU unavailable ({reason}); training on the CPU");

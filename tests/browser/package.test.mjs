@@ -33,6 +33,16 @@ function safetensors(bytes) {
   return { header, tensor };
 }
 
+// Returns the list that the paths of the wasm modules `page` and its workers fetch go to.
+function watchWasm(page) {
+  const paths = [];
+  page.on('request', (request) => {
+    const path = new URL(request.url()).pathname;
+    if (path.endsWith('.wasm')) paths.push(path);
+  });
+  return paths;
+}
+
 // Opens the blank test page in a browser with or without WebGPU, closed after the test `t`.
 // Returns the page and the list its console errors go to.
 async function openBlankPage(t, { webgpu }) {
@@ -48,12 +58,13 @@ async function openBlankPage(t, { webgpu }) {
   return { page, errors };
 }
 
-// The wasm core takes its float digits from JavaScript's Number (src/number.rs), so this checks
-// that path: config values come back as the same numbers, and messages show short digits.
+// The wasm cores take their float digits from JavaScript's Number (src/number.rs), so this
+// checks that path in the CPU core: config values come back as the same numbers, and messages
+// show short digits.
 test('float text in the wasm core', { timeout: 2 * 60_000 }, async (t) => {
   const { page, errors } = await openBlankPage(t, { webgpu: false });
   const result = await page.evaluate(async () => {
-    const core = await import('/js/pkg/webcnn.js');
+    const core = await import('/js/pkg/cpu/webcnn.js');
     await core.default();
     const trainer = core.Trainer.createCpu('the test checks float text');
     trainer.setTrainingData(new Float32Array(4 * 16).fill(0.5), Uint32Array.from([0, 1, 0, 1]), [4, 4, 1], 2);
@@ -89,12 +100,15 @@ test('Keras MNIST CNN trains through the JS API', { timeout: 15 * 60_000 }, asyn
   });
   const page = await browser.newPage();
   const errors = watchConsole(page);
+  const wasm = watchWasm(page);
   await page.goto(`${server.url}/tests/browser/pages/keras-mnist.html?train=${TRAIN_EXAMPLES}&test=${TEST_EXAMPLES}&epochs=${EPOCHS}`);
   const result = await page.evaluate(() => window.__result);
   assert.equal(result.error, undefined, result.error);
   console.log(`backend ${result.backend.backend}, test accuracy ${result.score.accuracy}`);
 
   assert.equal(result.backend.backend, 'cpu');
+  // Without WebGPU the package loads the CPU core only.
+  assert.deepEqual([...new Set(wasm)], ['/js/pkg/cpu/webcnn_bg.wasm']);
   assert.match(result.summary, /Total params: 34826/);
   assert.match(result.summary, /dropout\s+\(None, 1600\)/);
   assert.deepEqual(result.history.epoch, [0, 1, 2, 3]);
@@ -243,6 +257,7 @@ test('fit reports batches and keeps optimizer state', { timeout: 5 * 60_000 }, a
 
 test('the JS API trains on WebGPU', { timeout: 5 * 60_000 }, async (t) => {
   const { page, errors } = await openBlankPage(t, { webgpu: true });
+  const wasm = watchWasm(page);
   // SwiftShader trains about 30 examples/s, so this run is short: it checks the path, not
   // the accuracy.
   const result = await page.evaluate(async () => {
@@ -265,6 +280,8 @@ test('the JS API trains on WebGPU', { timeout: 5 * 60_000 }, async (t) => {
     return { backend: (await model.backend()).backend, loss: history.history.loss, batches, score };
   });
   assert.equal(result.backend, 'webgpu');
+  // With WebGPU the package loads the WebGPU core only.
+  assert.deepEqual([...new Set(wasm)], ['/js/pkg/webcnn_bg.wasm']);
   assert.equal(result.loss.length, 2);
   // 320 examples in batches of 32: 10 steps per epoch.
   const steps = [...Array(10).keys()];
@@ -275,6 +292,25 @@ test('the JS API trains on WebGPU', { timeout: 5 * 60_000 }, async (t) => {
   assert.ok(result.loss[1] < result.loss[0], `loss ${result.loss}`);
   assert.ok(result.score.accuracy > 0.5, `test accuracy ${result.score.accuracy}`);
   assert.deepEqual(errors, []);
+});
+
+test('a core that fails to load is an error', { timeout: 2 * 60_000 }, async (t) => {
+  // Only a failed WebGPU device request falls back to the CPU core. A WebGPU core that cannot
+  // load must reject, not train on the CPU in its place.
+  const { page } = await openBlankPage(t, { webgpu: true });
+  const wasm = watchWasm(page);
+  await page.route('**/js/pkg/webcnn_bg.wasm', (route) => route.fulfill({ status: 404, body: 'missing' }));
+  const message = await page.evaluate(async () => {
+    const webcnn = await import('/js/src/index.js');
+    const model = webcnn.sequential([
+      webcnn.layers.flatten({ inputShape: [4, 4, 1] }),
+      webcnn.layers.dense(2, { activation: 'softmax' }),
+    ]);
+    return model.backend().then((info) => `opened on ${info.backend}`, (error) => error.message);
+  });
+  assert.doesNotMatch(message, /^opened/);
+  assert.ok(wasm.includes('/js/pkg/webcnn_bg.wasm'), `requested ${wasm}`);
+  assert.ok(!wasm.includes('/js/pkg/cpu/webcnn_bg.wasm'), `requested ${wasm}`);
 });
 
 test('Keras models written by Python Keras load in the browser', { timeout: 5 * 60_000 }, async (t) => {

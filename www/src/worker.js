@@ -14,7 +14,8 @@ let driver = null;
 
 async function startEngine() {
   await init();
-  const engine = await openTrainer(Trainer);
+  // The pages' module trains on either backend.
+  const engine = await openTrainer(async () => ({ Trainer }));
   trainer = engine.trainer;
   driver = new TrainerDriver(trainer);
   const [images, labels] = await Promise.all([fetchIdx(imagesUrl), fetchIdx(labelsUrl)]);

@@ -4,7 +4,9 @@
 //! They form a crate of their own because Cargo sets the optimisation level per crate. The wasm
 //! build compiles webcnn for size (`opt-level = "z"`), which inlines few of core's iterator
 //! adapters, and compiles this crate for speed (`opt-level = 3`). Each function does a whole
-//! matrix-vector step, so the calls from size-optimised code cost little.
+//! matrix-vector step, so the calls from size-optimised code cost little. They accumulate in the
+//! order of the loops they replaced, so results are the same, except that a sum of negative
+//! zeros may now come out as +0.0.
 
 /// Adds `a * x` to `y`, over the shorter of the two.
 pub fn axpy(y: &mut [f32], a: f32, x: &[f32]) {
@@ -17,6 +19,9 @@ pub fn axpy(y: &mut [f32], a: f32, x: &[f32]) {
 /// element of `y` accumulates its products in the order of `x`.
 pub fn add_vec_mat(y: &mut [f32], x: &[f32], w: &[f32]) {
     assert_eq!(w.len(), x.len() * y.len(), "add_vec_mat: w length");
+    if y.is_empty() {
+        return;
+    }
     for (&xv, w_row) in x.iter().zip(w.chunks_exact(y.len())) {
         axpy(y, xv, w_row);
     }
@@ -26,6 +31,9 @@ pub fn add_vec_mat(y: &mut [f32], x: &[f32], w: &[f32]) {
 /// element of `y` gets its dot product, summed in order, added once.
 pub fn add_mat_vec(y: &mut [f32], w: &[f32], x: &[f32]) {
     assert_eq!(w.len(), x.len() * y.len(), "add_mat_vec: w length");
+    if x.is_empty() {
+        return;
+    }
     for (yv, w_row) in y.iter_mut().zip(w.chunks_exact(x.len())) {
         *yv += dot(w_row, x);
     }
@@ -35,6 +43,9 @@ pub fn add_mat_vec(y: &mut [f32], w: &[f32], x: &[f32]) {
 /// `[x.len(), y.len()]`.
 pub fn add_outer_f64(acc: &mut [f64], x: &[f32], y: &[f32]) {
     assert_eq!(acc.len(), x.len() * y.len(), "add_outer_f64: acc length");
+    if y.is_empty() {
+        return;
+    }
     for (&xv, acc_row) in x.iter().zip(acc.chunks_exact_mut(y.len())) {
         let xv = f64::from(xv);
         for (a, &yv) in acc_row.iter_mut().zip(y) {
@@ -86,6 +97,16 @@ mod tests {
         let mut y = [1.0, 1.0];
         axpy(&mut y, 2.0, &[3.0, 4.0, 5.0]);
         assert_eq!(y, [7.0, 9.0]);
+    }
+
+    #[test]
+    fn empty_operands_change_nothing() {
+        let mut y = [1.0, 2.0];
+        add_mat_vec(&mut y, &[], &[]);
+        add_vec_mat(&mut y, &[], &[]);
+        assert_eq!(y, [1.0, 2.0]);
+        add_vec_mat(&mut [], &[1.0, 2.0], &[]);
+        add_outer_f64(&mut [], &[1.0], &[]);
     }
 
     #[test]

@@ -7,7 +7,7 @@
 
 import init, { FaceDetector, Trainer } from '../../pkg/webcnn.js';
 import detectorUrl from '../../../models/tiny_face_detector.safetensors?url';
-import { TrainerDriver, errorText, fetchBytes, openTrainer, serve } from '../../../js/src/engine.js';
+import { TrainerDriver, errorText, fetchBytes, openTrainer, requestAdapter, serve } from '../../../js/src/engine.js';
 import { REFERENCE_PHOTOS } from './references.js';
 
 // Box score above which a detection counts as a face (face-api's default).
@@ -38,17 +38,10 @@ function exclusive(task) {
   return result;
 }
 
-// Returns why WebGPU cannot be used, or null when an adapter is available.
-async function webgpuProblem() {
-  if (!self.navigator.gpu) return 'this browser does not expose WebGPU (navigator.gpu is missing)';
-  const adapter = await self.navigator.gpu.requestAdapter().catch(() => null);
-  return adapter ? null : 'the browser found no WebGPU adapter';
-}
-
 async function startDetector(inputSize) {
   const [bytes] = await Promise.all([fetchBytes(detectorUrl), init()]);
   const source = 'tiny_face_detector.safetensors';
-  let problem = await webgpuProblem();
+  let { problem } = await requestAdapter();
   if (!problem) {
     try {
       detector = await FaceDetector.create(bytes, source, inputSize);
@@ -58,7 +51,7 @@ async function startDetector(inputSize) {
   }
   if (problem) detector = FaceDetector.createCpu(bytes, source, inputSize, problem);
   detectorInput = inputSize;
-  const engine = await openTrainer(Trainer);
+  const engine = await openTrainer(async () => ({ Trainer }));
   driver = new TrainerDriver(engine.trainer);
   return { backend: detector.backend, fallbackReason: detector.fallbackReason ?? null };
 }
