@@ -1,6 +1,7 @@
 // Feeds the page bad input after a short training run: corrupt, truncated and foreign model
 // files, batch size 0, brightness above 1 and a layer list that shrinks the image below 1x1.
-// Each must give a clear message and keep the trained model and the list of runs.
+// Each must give a clear message and keep the trained model and the list of runs. Last, a
+// learning rate far too high must bring a warning that training is diverging.
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -148,4 +149,21 @@ test('bad input keeps the model and runs', async (t) => {
     assert.ok(await page.isHidden(byTestId('error')));
     assert.deepEqual(await snapshot(), trained);
   });
+});
+
+test('diverging loss shows a warning', async () => {
+  // Adam at a learning rate of 10 sends the small model's loss far above ln 10, the loss of a
+  // uniform guess, in one epoch but keeps it finite (137.8 with the CLI on lavapipe).
+  await page.selectOption(byTestId('preset'), 'seed-cnn');
+  await page.waitForSelector(`${byTestId('layer-editor')} tbody tr:nth-child(7)`);
+  for (let i = 0; i < 4; i++) await page.click(byTestId('remove-layer-0'));
+  if (await page.isChecked(byTestId('continue'))) await page.uncheck(byTestId('continue'));
+  await page.selectOption(byTestId('optimizer'), 'adam');
+  await page.fill(byTestId('learning-rate'), '10');
+  await page.fill(byTestId('epochs'), '1');
+  await page.click(byTestId('train-button'));
+  const warning = page.locator(byTestId('diverging'));
+  await warning.waitFor({ state: 'visible', timeout: 600_000 });
+  assert.match(await warning.textContent(), /the loss \d+\.\d{4} is over 4 times 2\.30.*lower the learning rate/);
+  assert.ok(await page.isHidden(byTestId('error')));
 });

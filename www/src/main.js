@@ -15,6 +15,10 @@ import * as store from './store.js';
 // Brightness 0 turns the random brightness gain off.
 const DEFAULTS = { epochs: 3, batchSize: 32, learningRate: 0.003, optimizer: 'adam', brightness: 0 };
 const VALIDATION_SPLIT = 0.1;
+// The CLI's rule: an epoch whose loss is over DIVERGING times that of a uniform guess over the
+// 10 digits (ln 10) is diverging, and the epoch log shows a warning.
+const DIVERGING = 4;
+const UNIFORM_GUESS_LOSS = Math.log(10);
 const SEED = 1;
 // Ranges of the augmentation toggles, as written in their labels in index.html.
 const AUGMENT = { rotation_degrees: 15, translation_pixels: 2, scale: 0.1 };
@@ -88,6 +92,11 @@ const state = {
 // `n` and `noun`, with an "s" unless `n` is 1.
 function counted(n, noun) {
   return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}
+
+// Formats a loss with 4 decimals, or in exponent form from 10,000 on, as the CLI does.
+function lossText(loss) {
+  return Math.abs(loss) >= 1e4 ? loss.toExponential(3) : loss.toFixed(4);
 }
 
 // ----- messages -----
@@ -313,15 +322,24 @@ client.on('epoch', ({ report }) => {
   item.dataset.buffersCount = String(report.buffers.count);
   item.dataset.buffersBytes = String(report.buffers.bytes);
   const validation = report.val_accuracy != null
-    ? `, validation loss ${report.val_loss.toFixed(4)}, accuracy ${(report.val_accuracy * 100).toFixed(2)} %`
+    ? `, validation loss ${lossText(report.val_loss)}, accuracy ${(report.val_accuracy * 100).toFixed(2)} %`
     : '';
   const buffers = state.backendName === 'webgpu'
     ? ` · GPU buffers ${report.buffers.count} (${(report.buffers.bytes / 2 ** 20).toFixed(1)} MiB)`
     : '';
   item.textContent =
-    `epoch ${report.epoch}: loss ${report.loss.toFixed(4)}, accuracy ${(report.accuracy * 100).toFixed(2)} %` +
+    `epoch ${report.epoch}: loss ${lossText(report.loss)}, accuracy ${(report.accuracy * 100).toFixed(2)} %` +
     `${validation} · ${report.seconds.toFixed(1)} s${buffers}`;
   elements.epochLog.append(item);
+  if (report.loss > DIVERGING * UNIFORM_GUESS_LOSS) {
+    const warning = document.createElement('li');
+    warning.className = 'diverging';
+    warning.dataset.testid = 'diverging';
+    warning.textContent =
+      `Warning: the loss ${lossText(report.loss)} is over ${DIVERGING} times ${UNIFORM_GUESS_LOSS.toFixed(2)}, ` +
+      'the loss of a uniform guess, so training is diverging. Stop it and lower the learning rate.';
+    elements.epochLog.append(warning);
+  }
   guarded(() => store.saveRun(storedRun(run)));
 });
 
