@@ -1,7 +1,7 @@
 //! The hash map of webcnn's caches (pipelines, bind groups, uniforms, free buffers): FNV-1a
 //! hashing in place of std's SipHash. The keys come from webcnn itself, not from callers, so
-//! they need no defence against chosen collisions, and FNV-1a is a few lines of code where
-//! SipHash and its random keys were 3.2 KB of the wasm module (1.2 KB gzipped).
+//! they need no defence against chosen collisions. FNV-1a is a few lines of code, where SipHash
+//! and its random keys were 3.2 KB of the wasm module (1.2 KB gzipped).
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};

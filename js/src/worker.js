@@ -13,23 +13,29 @@ const CORE_IMPORTS = {
   webgpu: () => import('../pkg/webcnn.js'),
   cpu: () => import('../pkg/cpu/webcnn.js'),
 };
-const cores = {};
+// The loaded wasm modules by name: 'webgpu', 'cpu' and 'tfjs'.
+const modules = {};
 // The core of the open trainer, or before `open` the core this browser would train on.
 let core = null;
 
-// Loads and initialises the core of `backend` once. A failed load is not kept, so a later call
-// in this worker tries again.
-function loadCore(backend) {
-  cores[backend] ??= CORE_IMPORTS[backend]()
+// Loads and initialises the wasm module that `importModule` imports, once per `name`. A failed
+// load is not kept, so a later call in this worker tries again.
+function loadModule(name, importModule) {
+  modules[name] ??= importModule()
     .then(async (module) => {
       await module.default();
       return module;
     })
     .catch((error) => {
-      delete cores[backend];
+      delete modules[name];
       throw error;
     });
-  return cores[backend];
+  return modules[name];
+}
+
+// Loads and initialises the core of `backend` once.
+function loadCore(backend) {
+  return loadModule(backend, CORE_IMPORTS[backend]);
 }
 
 // Returns the core for requests that need no trainer: the one `open` chose, or else the one it
@@ -49,22 +55,10 @@ async function classesOf(config) {
   return rows[rows.length - 1].output_shape[0];
 }
 
-let tfjsImport = null;
-
-// Loads the wasm module of the Keras and tfjs import once. It is separate from the core, so
-// only the models that import a model.json download it.
+// Loads the wasm module of the Keras and tfjs import. It is separate from the core, so only the
+// models that import a model.json download it.
 function loadTfjsImport() {
-  tfjsImport ??= import('../pkg/tfjs/webcnn.js')
-    .then(async (module) => {
-      await module.default();
-      return module;
-    })
-    .catch((error) => {
-      // A failed download is tried again on the next import.
-      tfjsImport = null;
-      throw error;
-    });
-  return tfjsImport;
+  return loadModule('tfjs', () => import('../pkg/tfjs/webcnn.js'));
 }
 
 // Fetches a tfjs-layers model.json and its weight files and converts them to a webcnn file.
